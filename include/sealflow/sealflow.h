@@ -1,0 +1,16 @@
+/*
+ * libsealflow: policy-driven envelope encryption and key lifecycle.
+ * Include this umbrella header, or the per-concern headers it lists.
+ */
+#ifndef SEALFLOW_H
+#define SEALFLOW_H
+
+#include "sealflow/buf.h"
+#include "sealflow/encoding.h"
+#include "sealflow/envelope.h"
+#include "sealflow/keystore.h"
+#include "sealflow/log.h"
+#include "sealflow/secret.h"
+#include "sealflow/status.h"
+
+#endif
