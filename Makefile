@@ -38,7 +38,7 @@ asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSF_SANITIZE=ON \
 	    -DSF_WERROR=ON
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ctest --output-on-failure -j $(JOBS) -E '_test_sh$$'
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -E '_sh$$'
 
 install: build
 	cmake --install $(BUILD)

@@ -35,12 +35,15 @@ size_t sf_aead_key_len(enum sf_aead_alg alg);
 SF_MUST_CHECK sf_status sf_aead_new(enum sf_aead_alg alg, const uint8_t *key,
                                     size_t key_len, struct sf_aead **out);
 
-/* Replaces the key (same alg). */
+/* Replaces the key (same alg) without allocating. SF_ERR_INVALID_ARG when
+ * key_len does not match the alg. */
 SF_MUST_CHECK sf_status sf_aead_rekey(struct sf_aead *a, const uint8_t *key,
                                       size_t key_len);
 
 /* Encrypts pt_len bytes into ct (pt_len bytes; may equal pt) and writes a
- * 16-byte tag. aad may be NULL when aad_len is 0. */
+ * 16-byte tag. aad may be NULL when aad_len is 0. The caller never reuses a
+ * nonce under one key. SF_ERR_LIMIT above 2^36 - 32 bytes (the GCM bound,
+ * applied to both algorithms); on failure ct and tag are wiped. */
 SF_MUST_CHECK sf_status sf_aead_seal(struct sf_aead *a,
                                      const uint8_t nonce[SF_AEAD_NONCE_LEN],
                                      const uint8_t *aad, size_t aad_len,

@@ -35,7 +35,9 @@ SF_MUST_CHECK sf_status sf_hkdf_extract(enum sf_md md, const uint8_t *salt,
                                         size_t salt_len, const uint8_t *ikm,
                                         size_t ikm_len, uint8_t *prk);
 
-/* HKDF-Expand: out_len at most 255 * HashLen (SF_ERR_LIMIT otherwise). */
+/* HKDF-Expand: out_len at most 255 * HashLen (SF_ERR_LIMIT otherwise).
+ * prk must not be empty; out_len 0 succeeds and writes nothing. On failure
+ * out is wiped. */
 SF_MUST_CHECK sf_status sf_hkdf_expand(enum sf_md md, const uint8_t *prk,
                                        size_t prk_len, const uint8_t *info,
                                        size_t info_len, uint8_t *out,

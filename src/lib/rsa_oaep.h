@@ -44,7 +44,9 @@ SF_MUST_CHECK sf_status sf_rsa_public_pem(const struct sf_rsa_key *k,
 unsigned sf_rsa_bits(const struct sf_rsa_key *k);
 bool sf_rsa_has_private(const struct sf_rsa_key *k);
 
-/* OAEP encrypt: appends the ciphertext (modulus length bytes). */
+/* OAEP encrypt: appends the ciphertext (modulus length bytes).
+ * SF_ERR_BAD_KEY for a key under 3072 bits unless allow_small;
+ * SF_ERR_LIMIT when pt_len exceeds modulus length - 66. */
 SF_MUST_CHECK sf_status sf_rsa_oaep_encrypt(const struct sf_rsa_key *k,
                                             const uint8_t *label,
                                             size_t label_len,
@@ -52,8 +54,10 @@ SF_MUST_CHECK sf_status sf_rsa_oaep_encrypt(const struct sf_rsa_key *k,
                                             bool allow_small,
                                             struct sf_buf *out);
 
-/* OAEP decrypt into pt (at most pt_max bytes). Any failure is SF_ERR_AUTH
- * and pt is wiped, so padding errors are not an oracle. */
+/* OAEP decrypt into pt (at most pt_max bytes). Any failure (including a
+ * public-only key, a wrong ciphertext length or a plaintext longer than
+ * pt_max) is SF_ERR_AUTH, *pt_len is 0 and pt is wiped, so padding errors
+ * are not an oracle. Only NULL arguments give SF_ERR_INVALID_ARG. */
 SF_MUST_CHECK sf_status sf_rsa_oaep_decrypt(const struct sf_rsa_key *k,
                                             const uint8_t *label,
                                             size_t label_len,

@@ -1,0 +1,244 @@
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <pthread.h>
+
+#include "error.h"
+#include "kdf.h"
+#include "sealflow/secret.h"
+
+/* The inputs of one HKDF call; absent parts have length 0. */
+struct hkdf_in {
+    const uint8_t *salt;
+    size_t salt_len;
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *info;
+    size_t info_len;
+};
+
+static EVP_MD *mds[3];
+static EVP_MAC *hmac_alg;
+static EVP_KDF *hkdf_alg;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+/* Never read beyond a length of 0, but EVP wants a valid pointer for empty
+ * inputs, and an all-zero salt of HashLen bytes is RFC 5869's default. */
+static const uint8_t zeros[SF_MD_MAX_LEN];
+
+/* Fetched once per process; the objects live until exit. */
+static void fetch_algs(void)
+{
+    mds[SF_MD_SHA256] = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    mds[SF_MD_SHA512] = EVP_MD_fetch(NULL, "SHA2-512", NULL);
+    hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    hkdf_alg = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    ERR_clear_error();
+}
+
+static const char *md_name(enum sf_md md)
+{
+    return md == SF_MD_SHA256 ? "SHA2-256" : "SHA2-512";
+}
+
+size_t sf_md_len(enum sf_md md)
+{
+    switch (md) {
+    case SF_MD_SHA256:
+        return 32;
+    case SF_MD_SHA512:
+        return 64;
+    }
+    return 0;
+}
+
+/* Validates md and makes sure the algorithms are fetched. */
+static sf_status ready(enum sf_md md)
+{
+    if (sf_md_len(md) == 0) {
+        return sf_fail(SF_ERR_INVALID_ARG, "kdf: unknown digest %d", (int)md);
+    }
+    pthread_once(&fetch_once, fetch_algs);
+    if (mds[md] == NULL || hmac_alg == NULL || hkdf_alg == NULL) {
+        return sf_fail(SF_ERR_UNSUPPORTED,
+                       "kdf: OpenSSL lacks %s, HMAC or "
+                       "HKDF; check the provider configuration",
+                       md_name(md));
+    }
+    return SF_OK;
+}
+
+static const uint8_t *nonnull(const uint8_t *p)
+{
+    return p == NULL ? zeros : p;
+}
+
+sf_status sf_hash(enum sf_md md, const uint8_t *msg, size_t msg_len,
+                  uint8_t *out)
+{
+    unsigned int got = 0;
+    sf_status rc;
+
+    if (out == NULL || (msg == NULL && msg_len > 0)) {
+        return sf_fail(SF_ERR_INVALID_ARG, "hash: NULL buffer");
+    }
+    rc = ready(md);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    if (EVP_Digest(nonnull(msg), msg_len, out, &got, mds[md], NULL) != 1 ||
+        got != sf_md_len(md)) {
+        return sf_fail(SF_ERR_CRYPTO, "hash: OpenSSL %s failed", md_name(md));
+    }
+    return SF_OK;
+}
+
+sf_status sf_hmac(enum sf_md md, const uint8_t *key, size_t key_len,
+                  const uint8_t *msg, size_t msg_len, uint8_t *out)
+{
+    EVP_MAC_CTX *ctx = NULL;
+    OSSL_PARAM params[2];
+    size_t got = 0;
+    sf_status rc;
+
+    if (out == NULL || (key == NULL && key_len > 0) ||
+        (msg == NULL && msg_len > 0)) {
+        return sf_fail(SF_ERR_INVALID_ARG, "hmac: NULL buffer");
+    }
+    rc = ready(md);
+    if (rc != SF_OK) {
+        return rc;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *)md_name(md), 0);
+    params[1] = OSSL_PARAM_construct_end();
+    ctx = EVP_MAC_CTX_new(hmac_alg);
+    if (ctx == NULL || EVP_MAC_init(ctx, nonnull(key), key_len, params) != 1 ||
+        EVP_MAC_update(ctx, nonnull(msg), msg_len) != 1 ||
+        EVP_MAC_final(ctx, out, &got, sf_md_len(md)) != 1 ||
+        got != sf_md_len(md)) {
+        rc =
+            sf_fail(SF_ERR_CRYPTO, "hmac: OpenSSL HMAC-%s failed", md_name(md));
+        sf_wipe(out, sf_md_len(md));
+    }
+
+    EVP_MAC_CTX_free(ctx);
+    return rc;
+}
+
+/* Runs OpenSSL's HKDF in the given mode. The key is the IKM for the
+ * extracting modes and the PRK for expand-only. */
+static sf_status hkdf_run(enum sf_md md, int mode, const struct hkdf_in *in,
+                          uint8_t *out, size_t out_len)
+{
+    EVP_KDF_CTX *ctx = NULL;
+    OSSL_PARAM params[6];
+    OSSL_PARAM *p = params;
+    sf_status rc = SF_OK;
+
+    *p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                            (char *)md_name(md), 0);
+    *p++ = OSSL_PARAM_construct_octet_string(
+        OSSL_KDF_PARAM_KEY, (void *)nonnull(in->key), in->key_len);
+    if (mode != EVP_KDF_HKDF_MODE_EXPAND_ONLY) {
+        /* An explicit HashLen-zero salt, never an absent one. */
+        *p++ = OSSL_PARAM_construct_octet_string(
+            OSSL_KDF_PARAM_SALT, (void *)(in->salt_len > 0 ? in->salt : zeros),
+            in->salt_len > 0 ? in->salt_len : sf_md_len(md));
+    }
+    if (in->info_len > 0) {
+        *p++ = OSSL_PARAM_construct_octet_string(
+            OSSL_KDF_PARAM_INFO, (void *)in->info, in->info_len);
+    }
+    *p = OSSL_PARAM_construct_end();
+
+    ctx = EVP_KDF_CTX_new(hkdf_alg);
+    if (ctx == NULL || EVP_KDF_derive(ctx, out, out_len, params) != 1) {
+        rc =
+            sf_fail(SF_ERR_CRYPTO, "hkdf: OpenSSL HKDF-%s failed", md_name(md));
+        sf_wipe(out, out_len);
+    }
+    EVP_KDF_CTX_free(ctx);
+    return rc;
+}
+
+/* Common checks of expand and full HKDF: output size and NULL buffers. */
+static sf_status check_expand(enum sf_md md, const uint8_t *info,
+                              size_t info_len, const uint8_t *out,
+                              size_t out_len)
+{
+    sf_status rc = ready(md);
+
+    if (rc != SF_OK) {
+        return rc;
+    }
+    if ((info == NULL && info_len > 0) || (out == NULL && out_len > 0)) {
+        return sf_fail(SF_ERR_INVALID_ARG, "hkdf: NULL buffer");
+    }
+    if (out_len > 255 * sf_md_len(md)) {
+        return sf_fail(SF_ERR_LIMIT,
+                       "hkdf: %zu output bytes exceed the "
+                       "RFC 5869 limit of 255 * %zu",
+                       out_len, sf_md_len(md));
+    }
+    return SF_OK;
+}
+
+sf_status sf_hkdf_extract(enum sf_md md, const uint8_t *salt, size_t salt_len,
+                          const uint8_t *ikm, size_t ikm_len, uint8_t *prk)
+{
+    struct hkdf_in in = {salt, salt_len, ikm, ikm_len, NULL, 0};
+    sf_status rc = ready(md);
+
+    if (rc != SF_OK) {
+        return rc;
+    }
+    if (prk == NULL || (salt == NULL && salt_len > 0) ||
+        (ikm == NULL && ikm_len > 0)) {
+        return sf_fail(SF_ERR_INVALID_ARG, "hkdf extract: NULL buffer");
+    }
+    return hkdf_run(md, EVP_KDF_HKDF_MODE_EXTRACT_ONLY, &in, prk,
+                    sf_md_len(md));
+}
+
+sf_status sf_hkdf_expand(enum sf_md md, const uint8_t *prk, size_t prk_len,
+                         const uint8_t *info, size_t info_len, uint8_t *out,
+                         size_t out_len)
+{
+    struct hkdf_in in = {NULL, 0, prk, prk_len, info, info_len};
+    sf_status rc = check_expand(md, info, info_len, out, out_len);
+
+    if (rc != SF_OK) {
+        return rc;
+    }
+    if (prk == NULL || prk_len == 0) {
+        return sf_fail(SF_ERR_INVALID_ARG, "hkdf expand: empty PRK");
+    }
+    if (out_len == 0) {
+        return SF_OK;
+    }
+    return hkdf_run(md, EVP_KDF_HKDF_MODE_EXPAND_ONLY, &in, out, out_len);
+}
+
+sf_status sf_hkdf(enum sf_md md, const uint8_t *salt, size_t salt_len,
+                  const uint8_t *ikm, size_t ikm_len, const uint8_t *info,
+                  size_t info_len, uint8_t *out, size_t out_len)
+{
+    struct hkdf_in in = {salt, salt_len, ikm, ikm_len, info, info_len};
+    sf_status rc = check_expand(md, info, info_len, out, out_len);
+
+    if (rc != SF_OK) {
+        return rc;
+    }
+    if ((salt == NULL && salt_len > 0) || (ikm == NULL && ikm_len > 0)) {
+        return sf_fail(SF_ERR_INVALID_ARG, "hkdf: NULL buffer");
+    }
+    if (out_len == 0) {
+        return SF_OK;
+    }
+    return hkdf_run(md, EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND, &in, out,
+                    out_len);
+}
