@@ -36,6 +36,17 @@ enum sf_key_type {
 
 #define SF_KEY_NAME_MAX 128
 
+/* Length of a root key in bytes. */
+#define SF_ROOT_KEY_LEN 32
+
+/* Largest secret sf_keystore_wrap accepts (RSA keys take far less: 318
+ * bytes for rsa-3072, 446 for rsa-4096). */
+#define SF_KEYSTORE_WRAP_MAX (1024 * 1024)
+
+/* How often, by default, a handle checks whether another handle or
+ * process changed the keystore (see sf_keystore_set_refresh_ms). */
+#define SF_KEYSTORE_REFRESH_MS 100
+
 /* "aes256-gcm96" etc.; NULL for an unknown type. */
 SF_API const char *sf_key_type_name(enum sf_key_type t);
 
@@ -53,6 +64,13 @@ SF_API bool sf_key_type_is_asymmetric(enum sf_key_type t);
  * '/', plus any non-ASCII letter; not "." or "..", no "//", no leading or
  * trailing '/'. SF_ERR_KEY_NAME with the allowed characters in
  * sf_last_error().
+ *
+ * '/' separates segments, and no segment may be "." or ".." either
+ * ("a/../b" is refused), so a name never changes meaning when a URL path
+ * holding it is normalised. A "non-ASCII letter" is any well-formed UTF-8
+ * code point from U+00A1 up, except U+2000-U+200F, U+2028-U+202F,
+ * U+205F-U+206F, U+3000, U+FEFF and U+FFF0-U+FFFF (spaces, separators,
+ * format and special characters); docs/KEYSTORE.md has the full rule.
  */
 SF_API SF_MUST_CHECK sf_status sf_key_name_check(const char *name);
 
@@ -87,22 +105,53 @@ struct sf_keystore;
  * 0600. Creating refuses to overwrite an existing file (SF_ERR_IO). */
 SF_API SF_MUST_CHECK sf_status sf_root_key_create(const char *path,
                                                   struct sf_secret **out);
+
+/* Loads a root key file. CRLF line ends and trailing whitespace are
+ * accepted. SF_ERR_ROOT_KEY (with the reason in sf_last_error()) when the
+ * file is missing or unreadable, is not in the format, does not hold
+ * exactly 32 bytes, or is accessible by group or others (the message says
+ * to run chmod 600). *out receives a secret the caller frees. */
 SF_API SF_MUST_CHECK sf_status sf_root_key_load(const char *path,
                                                 struct sf_secret **out);
 
-/* Creates a new, empty keystore at path bound to root_key. Refuses an
- * existing file. */
+/* Appends the default keystore folder (no trailing NUL counted, but the
+ * buffer is NUL-terminated): $SEALFLOW_HOME when set and not empty, else
+ * $XDG_DATA_HOME/sealflow when XDG_DATA_HOME is an absolute path, else
+ * $HOME/.local/share/sealflow. The folder is not created. The CLI keeps
+ * keystore.db and root.key inside it. SF_ERR_INVALID_ARG when none of
+ * these variables is set. */
+SF_API SF_MUST_CHECK sf_status sf_keystore_default_path(struct sf_buf *dir);
+
+/* Creates a new, empty keystore at path bound to root_key (which must be
+ * SF_ROOT_KEY_LEN bytes: SF_ERR_ROOT_KEY otherwise). The file gets mode
+ * 0600. Refuses an existing file (SF_ERR_IO); on any failure no file is
+ * left behind. The handle keeps no copy of root_key, only keys derived
+ * from it. */
 SF_API SF_MUST_CHECK sf_status sf_keystore_create(
     const char *path, const struct sf_secret *root_key,
     struct sf_keystore **out);
 
 /* Opens an existing keystore. SF_ERR_ROOT_KEY when root_key is not the one
- * it was created with; SF_ERR_STORE when the file is not a keystore. */
+ * it was created with; SF_ERR_STORE when the file is not a keystore;
+ * SF_ERR_IO when it does not exist; SF_ERR_UNSUPPORTED when its schema is
+ * newer than this library. The file must be writable (SQLite's WAL mode
+ * writes beside it even to read). */
 SF_API SF_MUST_CHECK sf_status sf_keystore_open(
     const char *path, const struct sf_secret *root_key,
     struct sf_keystore **out);
 
 SF_API void sf_keystore_close(struct sf_keystore *ks);
+
+/*
+ * Sets how often this handle checks whether the keystore file was changed
+ * by another handle or process (rotation, config, trim, delete); 0 checks
+ * on every wrap and unwrap. The default is SF_KEYSTORE_REFRESH_MS. Such a
+ * change is seen by wrap and unwrap on this handle at most ms milliseconds
+ * after it was committed; every other call reads the file directly, and
+ * changes made through this handle are seen at once. An unwrap of a
+ * version newer than this handle knows re-reads the key at once.
+ */
+SF_API void sf_keystore_set_refresh_ms(struct sf_keystore *ks, unsigned ms);
 
 /* Creates version 1 of a new key. */
 SF_API SF_MUST_CHECK sf_status sf_keystore_create_key(
@@ -118,7 +167,9 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_list(struct sf_keystore *ks,
                                                 struct sf_key_info **out,
                                                 size_t *count);
 
-/* Adds a version in one transaction; *new_version may be NULL. */
+/* Adds a version in one transaction; *new_version may be NULL. New
+ * material is generated before the transaction starts (RSA takes
+ * seconds), so other writers wait only for the write itself. */
 SF_API SF_MUST_CHECK sf_status sf_keystore_rotate(struct sf_keystore *ks,
                                                   const char *name,
                                                   uint32_t *new_version);
@@ -145,19 +196,37 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_trim(struct sf_keystore *ks,
  * version allowed for encryption; *used_version receives the version used.
  * The keystore always binds the key's name, version and type into the
  * associated data ahead of the caller's aad, so a wrapped secret cannot be
- * replayed under another key or version.
- * Symmetric keys: out = nonce(12) || ciphertext || tag(16), with aad bound.
- * x25519: out = HPKE base-mode enc(32) || ciphertext || tag(16), info
- * "sealflow kek x25519", aad bound. RSA: OAEP-SHA256 with label aad.
+ * replayed under another key or version. The binding is
+ * "sealflow kek v1" || 0x00 || u8 name length || name || u32 version (big
+ * endian) || u8 type (the enum value); docs/KEYSTORE.md, "Wrapping".
+ * Symmetric keys: out = nonce(12) || ciphertext || tag(16), with
+ * binding || aad as AEAD associated data.
+ * x25519: out = HPKE base-mode enc(32) || ciphertext || tag(16)
+ * (DHKEM-X25519, HKDF-SHA256, AES-256-GCM), info "sealflow kek x25519",
+ * binding || aad as associated data.
+ * RSA: OAEP-SHA256 (MGF1-SHA256) with label binding || aad; out is the
+ * modulus length.
+ * The wrapped bytes are appended to out; on failure out keeps its old
+ * length. pt_len is 1 to SF_KEYSTORE_WRAP_MAX (SF_ERR_INVALID_ARG for an
+ * empty secret, SF_ERR_LIMIT above). SF_ERR_KEY_NOT_FOUND,
+ * SF_ERR_KEY_VERSION (a version that does not exist, was trimmed, or is
+ * below min_decryption_version or min_encryption_version), SF_ERR_STORE
+ * (the stored material failed authentication: the file was modified).
+ * Uses cached key material: no file access per call (see
+ * sf_keystore_set_refresh_ms).
  */
 SF_API SF_MUST_CHECK sf_status sf_keystore_wrap(
     struct sf_keystore *ks, const char *name, uint32_t version,
     const uint8_t *aad, size_t aad_len, const uint8_t *pt, size_t pt_len,
     struct sf_buf *out, uint32_t *used_version);
 
-/* Unwraps what sf_keystore_wrap produced. SF_ERR_KEY_VERSION (message
- * names key, version and minimum) when version < min_decryption_version;
- * SF_ERR_AUTH when the data or aad do not match. */
+/* Unwraps what sf_keystore_wrap produced. version is the one wrap used (0
+ * is SF_ERR_KEY_VERSION). SF_ERR_KEY_VERSION (message names key, version
+ * and minimum, e.g. "key 'orders' version 1 is below
+ * min_decryption_version 2") when version < min_decryption_version, was
+ * trimmed, or is above the latest; SF_ERR_AUTH when the data or aad do
+ * not match (one status for every such case, so it is no oracle).
+ * *out receives the secret (caller frees); NULL on failure. */
 SF_API SF_MUST_CHECK sf_status sf_keystore_unwrap(
     struct sf_keystore *ks, const char *name, uint32_t version,
     const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len,

@@ -1,0 +1,44 @@
+/*
+ * Internal: the keystore handle, shared by keystore.c (lifecycle and
+ * changes) and keystore_wrap.c (wrap, unwrap, public keys).
+ */
+#ifndef SF_KEYSTORE_INTERNAL_H
+#define SF_KEYSTORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "keystore_cache.h"
+#include "keystore_store.h"
+#include "sealflow/keystore.h"
+
+struct sf_keystore {
+    struct ks_store *store;
+    /* Serialises every use of store and every change of cache's table;
+     * taken before the cache's lock, never after. */
+    pthread_mutex_t store_lock;
+    char *path;
+    struct sf_secret *seal_key; /* derived from the root key */
+    struct ks_cache cache;
+    /* The store's generation the cache reflects (under store_lock). */
+    uint64_t generation;
+    /* Monotonic time in ms when the generation is next compared. */
+    atomic_int_fast64_t next_check_ms;
+    atomic_uint refresh_ms;
+};
+
+/*
+ * Compares the store's generation with the cache's, at most once per
+ * refresh_ms (force: now), and empties the cache when another handle
+ * changed the store. Failing to read it is an error: serving from a cache
+ * that may be stale beyond the documented bound would be worse.
+ */
+sf_status ks_refresh(struct sf_keystore *ks, bool force);
+
+/* Test hook: makes the nth store write from now fail (exits: end the
+ * process there instead, as a crash would). n = 0 disarms it. */
+void ks_test_fail_after(struct sf_keystore *ks, int n, bool exits);
+
+#endif
