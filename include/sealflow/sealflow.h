@@ -10,6 +10,7 @@
 #include "sealflow/envelope.h"
 #include "sealflow/keystore.h"
 #include "sealflow/log.h"
+#include "sealflow/policy.h"
 #include "sealflow/secret.h"
 #include "sealflow/status.h"
 

@@ -14,8 +14,8 @@ static const char *const messages[SF_STATUS_COUNT] = {
     [SF_ERR_INVALID_ARG] = "invalid argument",
     [SF_ERR_NOMEM] = "out of memory",
     [SF_ERR_CRYPTO] = "cryptographic library failure",
-    [SF_ERR_AUTH] = "authentication failed: data is corrupt, truncated, "
-                    "or was sealed with another key or context",
+    [SF_ERR_AUTH] = ("authentication failed: data is corrupt, truncated, "
+                     "or was sealed with another key or context"),
     [SF_ERR_NO_KEY] = "no available key can open this data",
     [SF_ERR_FORMAT] = "malformed input",
     [SF_ERR_UNSUPPORTED] = "unsupported version, algorithm or feature",
