@@ -3,7 +3,10 @@
  *
  * The embedded default is one SQLite file. Every key version's material is
  * stored encrypted under the root key (AES-256-GCM, with the key name,
- * version and type as associated data), so the file alone reveals nothing.
+ * version and type as associated data), so the file alone reveals nothing,
+ * and every key's settings carry a MAC under a key derived from the root
+ * key, so settings edited in the file are refused (an older copy of the
+ * whole file is not detected: docs/KEYSTORE.md, "Limitations").
  * A version is never changed in place: rotation adds one. Every change is
  * one transaction. Key material never leaves this module: callers ask the
  * keystore to wrap and unwrap.
@@ -42,6 +45,12 @@ enum sf_key_type {
 /* Largest secret sf_keystore_wrap accepts (RSA keys take far less: 318
  * bytes for rsa-3072, 446 for rsa-4096). */
 #define SF_KEYSTORE_WRAP_MAX (1024 * 1024)
+
+/* Bytes a wrap adds to the secret: symmetric keys (24 random bytes and
+ * a 16-byte tag) and x25519 keys (HPKE enc and tag). An RSA wrap is the
+ * modulus length (384 or 512 bytes) whatever the secret's size. */
+#define SF_KEYSTORE_SYM_OVERHEAD 40
+#define SF_KEYSTORE_X25519_OVERHEAD 48
 
 /* How often, by default, a handle checks whether another handle or
  * process changed the keystore (see sf_keystore_set_refresh_ms). */
@@ -134,8 +143,14 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_create(
 /* Opens an existing keystore. SF_ERR_ROOT_KEY when root_key is not the one
  * it was created with; SF_ERR_STORE when the file is not a keystore;
  * SF_ERR_IO when it does not exist; SF_ERR_UNSUPPORTED when its schema is
- * newer than this library. The file must be writable (SQLite's WAL mode
- * writes beside it even to read). */
+ * newer than this library, or an older one it no longer opens. The file
+ * must be writable (SQLite's WAL mode writes beside it even to read).
+ *
+ * Every key's settings (the sf_key_info fields) carry a MAC under a key
+ * derived from the root key. Every call that reads them from the file
+ * (key_info, list, the changes, a wrap or unwrap that loads the key)
+ * checks it first: SF_ERR_STORE ("the keystore settings for key 'X' were
+ * modified outside sealflow") when they were edited. */
 SF_API SF_MUST_CHECK sf_status sf_keystore_open(
     const char *path, const struct sf_secret *root_key,
     struct sf_keystore **out);
@@ -199,8 +214,11 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_trim(struct sf_keystore *ks,
  * replayed under another key or version. The binding is
  * "sealflow kek v1" || 0x00 || u8 name length || name || u32 version (big
  * endian) || u8 type (the enum value); docs/KEYSTORE.md, "Wrapping".
- * Symmetric keys: out = nonce(12) || ciphertext || tag(16), with
- * binding || aad as AEAD associated data.
+ * Symmetric keys: out = r(24) || ciphertext || tag(16), r random; the
+ * AEAD of the key's type uses the subkey HKDF-SHA256(IKM = the version's
+ * key, salt = r[0..12), info "sealflow keystore wrap v1", 32 bytes), the
+ * nonce r[12..24) and binding || aad as associated data. A fresh subkey
+ * per wrap puts no practical limit on wraps per version.
  * x25519: out = HPKE base-mode enc(32) || ciphertext || tag(16)
  * (DHKEM-X25519, HKDF-SHA256, AES-256-GCM), info "sealflow kek x25519",
  * binding || aad as associated data.

@@ -25,13 +25,14 @@ static void handle_free(struct sf_keystore *ks)
     }
     ks_cache_destroy(&ks->cache);
     sf_secret_free(ks->seal_key);
+    sf_secret_free(ks->settings_key);
     pthread_mutex_destroy(&ks->store_lock);
     free(ks->path);
     free(ks);
 }
 
-/* Allocates a handle and derives the root key's sealing key and check
- * value; the store is attached by the caller. */
+/* Allocates a handle and derives the root key's sealing key, settings
+ * MAC key and check value; the store is attached by the caller. */
 static sf_status handle_new(const char *path, const struct sf_secret *root_key,
                             uint8_t check[KS_CHECK_LEN],
                             struct sf_keystore **out)
@@ -57,7 +58,8 @@ static sf_status handle_new(const char *path, const struct sf_secret *root_key,
     atomic_init(&ks->refresh_ms, SF_KEYSTORE_REFRESH_MS);
     ks->path = strdup(path);
     rc = ks->path == NULL ? SF_ERR_NOMEM
-                          : ks_root_derive(root_key, &ks->seal_key, check);
+                          : ks_root_derive(root_key, &ks->seal_key,
+                                           &ks->settings_key, check);
     if (rc != SF_OK) {
         handle_free(ks);
         return rc;
@@ -142,11 +144,21 @@ static sf_status check_meta(struct sf_keystore *ks,
                        "%s is not a sealflow keystore (no schema version)",
                        ks->path);
     }
-    if (schema != KS_SCHEMA_VERSION) {
-        return sf_fail(schema > KS_SCHEMA_VERSION ? SF_ERR_UNSUPPORTED
-                                                  : SF_ERR_STORE,
+    if (schema > KS_SCHEMA_VERSION) {
+        return sf_fail(SF_ERR_UNSUPPORTED,
                        "keystore %s has schema version %lld; this sealflow "
                        "reads version %d (upgrade sealflow if it is newer)",
+                       ks->path, (long long)schema, KS_SCHEMA_VERSION);
+    }
+    if (schema != KS_SCHEMA_VERSION) {
+        /* Version 1 predates the settings MACs: its key rows cannot be
+         * trusted, so they are not converted. */
+        return sf_fail(SF_ERR_UNSUPPORTED,
+                       "keystore %s has schema version %lld, an older "
+                       "format that this sealflow (schema version %d) no "
+                       "longer opens: it did not authenticate key settings "
+                       "and cannot be converted; create a new keystore with "
+                       "sealflow init",
                        ks->path, (long long)schema, KS_SCHEMA_VERSION);
     }
     rc = s->ops->meta_get_blob(s, KS_META_ROOT_CHECK, &stored);
@@ -261,15 +273,35 @@ static sf_status run_change(struct sf_keystore *ks, const char *name,
     return rc;
 }
 
-/* Reads a key row; the caller holds store_lock. */
-static sf_status read_key(struct sf_keystore *ks, const char *name,
-                          struct sf_key_info *info)
+sf_status ks_read_key(struct sf_keystore *ks, const char *name,
+                      struct sf_key_info *info)
 {
-    sf_status rc = ks->store->ops->key_get(ks->store, name, info);
+    struct ks_key_row row;
+    sf_status rc = ks->store->ops->key_get(ks->store, name, &row);
 
     if (rc == SF_ERR_KEY_NOT_FOUND) {
         rc = sf_fail(SF_ERR_KEY_NOT_FOUND, "no key named '%s' in keystore %s",
                      name, ks->path);
+    }
+    if (rc == SF_OK) {
+        rc = ks_settings_check(ks->settings_key, &row);
+    }
+    if (rc == SF_OK) {
+        *info = row.info;
+    }
+    return rc;
+}
+
+/* Writes a key row with its settings MAC; the caller holds a
+ * transaction, so the MAC always changes together with the settings. */
+static sf_status write_key(struct sf_keystore *ks, const struct sf_key_info *k,
+                           bool is_new)
+{
+    struct ks_key_row row = {.info = *k};
+    sf_status rc = ks_settings_seal(ks->settings_key, &row);
+
+    if (rc == SF_OK) {
+        rc = ks_store_key_put(ks->store, &row, is_new);
     }
     return rc;
 }
@@ -310,9 +342,10 @@ static sf_status create_change(struct sf_keystore *ks, void *arg)
 {
     struct new_version *nv = arg;
     struct sf_key_info *k = &nv->info;
+    struct ks_key_row old;
     sf_status rc;
 
-    rc = ks->store->ops->key_get(ks->store, nv->name, k);
+    rc = ks->store->ops->key_get(ks->store, nv->name, &old);
     if (rc == SF_OK) {
         return sf_fail(SF_ERR_KEY_EXISTS, "a key named '%s' already exists",
                        nv->name);
@@ -328,7 +361,7 @@ static sf_status create_change(struct sf_keystore *ks, void *arg)
     k->min_decryption_version = 1;
     k->created_at = nv->now;
     k->latest_created_at = nv->now;
-    rc = ks_store_key_put(ks->store, k, true);
+    rc = write_key(ks, k, true);
     if (rc == SF_OK) {
         rc = put_version(ks, nv, 1);
     }
@@ -341,7 +374,7 @@ static sf_status rotate_change(struct sf_keystore *ks, void *arg)
     struct sf_key_info *k = &nv->info;
     sf_status rc;
 
-    rc = read_key(ks, nv->name, k);
+    rc = ks_read_key(ks, nv->name, k);
     if (rc != SF_OK) {
         return rc;
     }
@@ -359,7 +392,7 @@ static sf_status rotate_change(struct sf_keystore *ks, void *arg)
     if (rc == SF_OK) {
         k->latest_version++;
         k->latest_created_at = nv->now;
-        rc = ks_store_key_put(ks->store, k, false);
+        rc = write_key(ks, k, false);
     }
     return rc;
 }
@@ -442,14 +475,40 @@ sf_status sf_keystore_key_info(struct sf_keystore *ks, const char *name,
         return rc;
     }
     pthread_mutex_lock(&ks->store_lock);
-    rc = read_key(ks, name, out);
+    rc = ks_read_key(ks, name, out);
     pthread_mutex_unlock(&ks->store_lock);
     return rc;
+}
+
+/* Checks the settings MAC of every listed row and copies the settings
+ * out; the first row that fails makes the whole list fail. */
+static sf_status list_check(struct sf_keystore *ks, struct ks_key_row *rows,
+                            size_t count, struct sf_key_info **out)
+{
+    struct sf_key_info *infos;
+    sf_status rc = SF_OK;
+
+    infos = malloc((count > 0 ? count : 1) * sizeof *infos);
+    if (infos == NULL) {
+        return SF_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < count && rc == SF_OK; i++) {
+        rc = ks_settings_check(ks->settings_key, &rows[i]);
+        infos[i] = rows[i].info;
+    }
+    if (rc != SF_OK) {
+        free(infos);
+        return rc;
+    }
+    *out = infos;
+    return SF_OK;
 }
 
 sf_status sf_keystore_list(struct sf_keystore *ks, struct sf_key_info **out,
                            size_t *count)
 {
+    struct ks_key_row *rows = NULL;
+    size_t n = 0;
     sf_status rc;
 
     if (ks == NULL || out == NULL || count == NULL) {
@@ -458,8 +517,15 @@ sf_status sf_keystore_list(struct sf_keystore *ks, struct sf_key_info **out,
     *out = NULL;
     *count = 0;
     pthread_mutex_lock(&ks->store_lock);
-    rc = ks->store->ops->key_list(ks->store, out, count);
+    rc = ks->store->ops->key_list(ks->store, &rows, &n);
     pthread_mutex_unlock(&ks->store_lock);
+    if (rc == SF_OK) {
+        rc = list_check(ks, rows, n, out);
+    }
+    if (rc == SF_OK) {
+        *count = n;
+    }
+    free(rows);
     return rc;
 }
 
@@ -519,7 +585,7 @@ static sf_status config_change(struct sf_keystore *ks, void *arg)
     struct sf_key_info *k = &cc->info;
     sf_status rc;
 
-    rc = read_key(ks, cc->name, k);
+    rc = ks_read_key(ks, cc->name, k);
     if (rc != SF_OK) {
         return rc;
     }
@@ -541,7 +607,7 @@ static sf_status config_change(struct sf_keystore *ks, void *arg)
                      k->name);
     }
     if (rc == SF_OK) {
-        rc = ks_store_key_put(ks->store, k, false);
+        rc = write_key(ks, k, false);
     }
     return rc;
 }
@@ -574,7 +640,7 @@ static sf_status delete_change(struct sf_keystore *ks, void *arg)
     struct sf_key_info k;
     sf_status rc;
 
-    rc = read_key(ks, name, &k);
+    rc = ks_read_key(ks, name, &k);
     if (rc != SF_OK) {
         return rc;
     }
@@ -637,7 +703,7 @@ static sf_status trim_change(struct sf_keystore *ks, void *arg)
     struct sf_key_info k;
     sf_status rc;
 
-    rc = read_key(ks, tc->name, &k);
+    rc = ks_read_key(ks, tc->name, &k);
     if (rc == SF_OK) {
         rc = check_trim(&k, tc->min_available);
     }
@@ -646,7 +712,7 @@ static sf_status trim_change(struct sf_keystore *ks, void *arg)
     }
     if (rc == SF_OK) {
         k.min_available_version = tc->min_available;
-        rc = ks_store_key_put(ks->store, &k, false);
+        rc = write_key(ks, &k, false);
     }
     return rc;
 }

@@ -272,11 +272,13 @@ void ks_cver_free(struct ks_cver *cv)
     free(cv);
 }
 
-sf_status ks_cver_aead_take(struct ks_cver *cv, struct sf_aead **a)
+sf_status ks_cver_aead_take(struct ks_cver *cv, const uint8_t *key,
+                            size_t key_len, struct sf_aead **a)
 {
     enum sf_aead_alg alg = cv->type == SF_KEY_CHACHA20_POLY1305
                                ? SF_AEAD_CHACHA20_POLY1305
                                : SF_AEAD_AES_256_GCM;
+    sf_status rc;
 
     *a = NULL;
     pthread_mutex_lock(&cv->pool_lock);
@@ -284,11 +286,15 @@ sf_status ks_cver_aead_take(struct ks_cver *cv, struct sf_aead **a)
         *a = cv->pool[--cv->pool_len];
     }
     pthread_mutex_unlock(&cv->pool_lock);
-    if (*a != NULL) {
-        return SF_OK;
+    if (*a == NULL) {
+        return sf_aead_new(alg, key, key_len, a);
     }
-    return sf_aead_new(alg, sf_secret_cdata(cv->secret),
-                       sf_secret_len(cv->secret), a);
+    rc = sf_aead_rekey(*a, key, key_len);
+    if (rc != SF_OK) {
+        sf_aead_free(*a);
+        *a = NULL;
+    }
+    return rc;
 }
 
 void ks_cver_aead_give(struct ks_cver *cv, struct sf_aead *a)

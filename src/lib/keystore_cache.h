@@ -31,7 +31,9 @@
 
 /* Idle AEAD contexts kept per version: about one per thread that uses
  * it at the same moment. More threads still work; the extra contexts are
- * created and freed per call. */
+ * created and freed per call. A pooled context keeps the schedule of the
+ * last subkey it was given; that subkey derives from the version's key,
+ * which the same entry holds anyway, and contexts are wiped when freed. */
 #define KS_AEAD_POOL_MAX 8
 
 /* One opened key version. Immutable after creation apart from the pool. */
@@ -98,9 +100,13 @@ sf_status ks_cver_new(enum sf_key_type type, uint32_t version,
                       const struct sf_buf *public_part, struct ks_cver **out);
 void ks_cver_free(struct ks_cver *cv);
 
-/* Borrows an AEAD context keyed for this (symmetric) version; give it
- * back with ks_cver_aead_give. */
-sf_status ks_cver_aead_take(struct ks_cver *cv, struct sf_aead **a);
+/*
+ * Borrows an AEAD context of this (symmetric) version's algorithm, keyed
+ * with key (a per-wrap subkey): a pooled context is re-keyed in place, so
+ * the common path allocates nothing. Give it back with ks_cver_aead_give.
+ */
+sf_status ks_cver_aead_take(struct ks_cver *cv, const uint8_t *key,
+                            size_t key_len, struct sf_aead **a);
 void ks_cver_aead_give(struct ks_cver *cv, struct sf_aead *a);
 
 #endif

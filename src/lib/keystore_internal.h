@@ -20,7 +20,8 @@ struct sf_keystore {
      * taken before the cache's lock, never after. */
     pthread_mutex_t store_lock;
     char *path;
-    struct sf_secret *seal_key; /* derived from the root key */
+    struct sf_secret *seal_key;     /* derived from the root key */
+    struct sf_secret *settings_key; /* the same, for the settings MACs */
     struct ks_cache cache;
     /* The store's generation the cache reflects (under store_lock). */
     uint64_t generation;
@@ -36,6 +37,14 @@ struct sf_keystore {
  * that may be stale beyond the documented bound would be worse.
  */
 sf_status ks_refresh(struct sf_keystore *ks, bool force);
+
+/*
+ * Reads the key row of name and checks its settings MAC; the caller
+ * holds store_lock. SF_ERR_KEY_NOT_FOUND (with a message naming the key),
+ * SF_ERR_STORE when the row was modified outside sealflow.
+ */
+sf_status ks_read_key(struct sf_keystore *ks, const char *name,
+                      struct sf_key_info *info);
 
 /* Test hook: makes the nth store write from now fail (exits: end the
  * process there instead, as a crash would). n = 0 disarms it. */

@@ -9,13 +9,29 @@
 
 #define SYM_KEY_LEN 32
 
+/* One HKDF-SHA256 derivation from the root key into a new secret. */
+static sf_status derive_key(const struct sf_secret *root, const char *info,
+                            struct sf_secret **out)
+{
+    sf_status rc = sf_secret_new(SYM_KEY_LEN, out);
+
+    if (rc == SF_OK) {
+        rc = sf_hkdf(SF_MD_SHA256, NULL, 0, sf_secret_cdata(root),
+                     SF_ROOT_KEY_LEN, (const uint8_t *)info, strlen(info),
+                     sf_secret_data(*out), SYM_KEY_LEN);
+    }
+    return rc;
+}
+
 sf_status ks_root_derive(const struct sf_secret *root,
                          struct sf_secret **seal_key,
+                         struct sf_secret **settings_key,
                          uint8_t check[KS_CHECK_LEN])
 {
     sf_status rc;
 
     *seal_key = NULL;
+    *settings_key = NULL;
     if (sf_secret_len(root) != SF_ROOT_KEY_LEN) {
         return sf_fail(SF_ERR_ROOT_KEY, "a root key is %d bytes, not %zu",
                        SF_ROOT_KEY_LEN, sf_secret_len(root));
@@ -24,20 +40,92 @@ sf_status ks_root_derive(const struct sf_secret *root,
                  (const uint8_t *)KS_CHECK_LABEL, sizeof KS_CHECK_LABEL - 1,
                  check);
     if (rc == SF_OK) {
-        rc = sf_secret_new(SYM_KEY_LEN, seal_key);
+        rc = derive_key(root, KS_SEAL_INFO, seal_key);
     }
     if (rc == SF_OK) {
-        rc = sf_hkdf(SF_MD_SHA256, NULL, 0, sf_secret_cdata(root),
-                     SF_ROOT_KEY_LEN, (const uint8_t *)KS_SEAL_INFO,
-                     sizeof KS_SEAL_INFO - 1, sf_secret_data(*seal_key),
-                     SYM_KEY_LEN);
+        rc = derive_key(root, KS_SETTINGS_INFO, settings_key);
     }
     if (rc != SF_OK) {
         sf_secret_free(*seal_key);
         *seal_key = NULL;
+        sf_secret_free(*settings_key);
+        *settings_key = NULL;
         sf_wipe(check, KS_CHECK_LEN);
     }
     return rc;
+}
+
+/* Big-endian integers, as every format in docs/KEYSTORE.md has them. */
+static size_t put_be(uint8_t *out, uint64_t v, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        out[i] = (uint8_t)(v >> (8 * (len - 1 - i)));
+    }
+    return len;
+}
+
+size_t ks_settings_encode(const struct sf_key_info *k, uint8_t *out)
+{
+    size_t label_len = sizeof KS_SETTINGS_LABEL - 1;
+    size_t name_len = strnlen(k->name, SF_KEY_NAME_MAX);
+    size_t n = 0;
+
+    memcpy(out, KS_SETTINGS_LABEL, label_len);
+    n += label_len;
+    out[n++] = 0;
+    out[n++] = (uint8_t)name_len;
+    memcpy(out + n, k->name, name_len);
+    n += name_len;
+    out[n++] = (uint8_t)k->type;
+    n += put_be(out + n, k->latest_version, 4);
+    n += put_be(out + n, k->min_available_version, 4);
+    n += put_be(out + n, k->min_decryption_version, 4);
+    n += put_be(out + n, k->min_encryption_version, 4);
+    out[n++] = k->deletion_allowed ? 1 : 0;
+    n += put_be(out + n, k->rotation_period_s, 8);
+    n += put_be(out + n, (uint64_t)k->created_at, 8);
+    n += put_be(out + n, (uint64_t)k->latest_created_at, 8);
+    return n;
+}
+
+sf_status ks_settings_seal(const struct sf_secret *settings_key,
+                           struct ks_key_row *row)
+{
+    uint8_t msg[KS_SETTINGS_MAX];
+    size_t n = ks_settings_encode(&row->info, msg);
+
+    return sf_hmac(SF_MD_SHA256, sf_secret_cdata(settings_key),
+                   sf_secret_len(settings_key), msg, n, row->mac);
+}
+
+sf_status ks_settings_check(const struct sf_secret *settings_key,
+                            const struct ks_key_row *row)
+{
+    uint8_t msg[KS_SETTINGS_MAX];
+    uint8_t mac[KS_SETTINGS_MAC_LEN];
+    size_t n = ks_settings_encode(&row->info, msg);
+    sf_status rc;
+
+    rc = sf_hmac(SF_MD_SHA256, sf_secret_cdata(settings_key),
+                 sf_secret_len(settings_key), msg, n, mac);
+    if (rc == SF_OK && !sf_ct_equal(mac, row->mac, sizeof mac)) {
+        rc = sf_fail(SF_ERR_STORE,
+                     "the keystore settings for key '%s' were modified "
+                     "outside sealflow (their MAC does not match); restore "
+                     "the keystore file from a backup",
+                     row->info.name);
+    }
+    sf_wipe(mac, sizeof mac);
+    return rc;
+}
+
+sf_status ks_sym_subkey(const struct sf_secret *kek,
+                        const uint8_t salt[KS_SYM_SALT_LEN],
+                        uint8_t subkey[KS_SYM_KEY_LEN])
+{
+    return sf_hkdf(SF_MD_SHA256, salt, KS_SYM_SALT_LEN, sf_secret_cdata(kek),
+                   sf_secret_len(kek), (const uint8_t *)KS_SYM_WRAP_INFO,
+                   sizeof KS_SYM_WRAP_INFO - 1, subkey, KS_SYM_KEY_LEN);
 }
 
 size_t ks_binding(const char *label, const char *name, uint32_t version,

@@ -26,7 +26,7 @@ struct sqlite_store {
     char *path;
 };
 
-static const char schema_v1[] =
+static const char schema_v2[] =
     "CREATE TABLE meta ("
     " k TEXT PRIMARY KEY NOT NULL,"
     " v NOT NULL"
@@ -35,6 +35,7 @@ static const char schema_v1[] =
     " name TEXT PRIMARY KEY NOT NULL,"
     " type TEXT NOT NULL,"
     " created_at INTEGER NOT NULL,"
+    " latest_created_at INTEGER NOT NULL,"
     " latest_version INTEGER NOT NULL CHECK (latest_version >= 1),"
     " min_available_version INTEGER NOT NULL"
     "  CHECK (min_available_version >= 1),"
@@ -43,6 +44,7 @@ static const char schema_v1[] =
     "  CHECK (min_encryption_version >= 0),"
     " deletion_allowed INTEGER NOT NULL CHECK (deletion_allowed IN (0, 1)),"
     " rotation_period_s INTEGER NOT NULL CHECK (rotation_period_s >= 0),"
+    " settings_mac BLOB NOT NULL CHECK (length(settings_mac) = 32),"
     " CHECK (min_decryption_version BETWEEN min_available_version"
     "  AND latest_version),"
     " CHECK (min_encryption_version <= latest_version)"
@@ -57,11 +59,9 @@ static const char schema_v1[] =
     ") WITHOUT ROWID;";
 
 #define KEY_COLUMNS                                                            \
-    "k.name, k.type, k.created_at, k.latest_version,"                          \
-    " k.min_available_version, k.min_decryption_version,"                      \
-    " k.min_encryption_version, k.deletion_allowed, k.rotation_period_s,"      \
-    " (SELECT v.created_at FROM key_versions v"                                \
-    "  WHERE v.name = k.name AND v.version = k.latest_version)"
+    "name, type, created_at, latest_version, min_available_version,"           \
+    " min_decryption_version, min_encryption_version, deletion_allowed,"       \
+    " rotation_period_s, latest_created_at, settings_mac"
 
 static struct sqlite_store *store_of(struct ks_store *s)
 {
@@ -145,7 +145,7 @@ static void sq_rollback(struct ks_store *s)
 
 static sf_status sq_create_schema(struct ks_store *s)
 {
-    return exec(store_of(s), schema_v1, "creating the schema");
+    return exec(store_of(s), schema_v2, "creating the schema");
 }
 
 /* Prepares "SELECT v FROM meta WHERE k = ?" and steps to its row. */
@@ -244,16 +244,18 @@ static bool col_int(sqlite3_stmt *stmt, int i, int64_t lo, int64_t hi,
     return *v >= lo && *v <= hi;
 }
 
-/* Fills info from a row of KEY_COLUMNS; false when a value is out of
- * range or the type is unknown (a damaged or edited file). */
-static bool row_to_info(sqlite3_stmt *stmt, struct sf_key_info *info)
+/* Fills row from a row of KEY_COLUMNS; false when a value is out of
+ * range, the type is unknown or the MAC has the wrong size (a damaged or
+ * edited file). The MAC itself is checked by the keystore. */
+static bool row_to_key(sqlite3_stmt *stmt, struct ks_key_row *row)
 {
     const char *name = (const char *)sqlite3_column_text(stmt, 0);
     const char *type = (const char *)sqlite3_column_text(stmt, 1);
-    int64_t v[9];
+    struct sf_key_info *info = &row->info;
+    int64_t v[10];
     bool ok;
 
-    memset(info, 0, sizeof *info);
+    memset(row, 0, sizeof *row);
     if (name == NULL || type == NULL || strlen(name) > SF_KEY_NAME_MAX ||
         sf_key_type_parse(type, &info->type) != SF_OK) {
         return false;
@@ -264,7 +266,11 @@ static bool row_to_info(sqlite3_stmt *stmt, struct sf_key_info *info)
          col_int(stmt, 4, 1, UINT32_MAX, &v[4]) &&
          col_int(stmt, 5, 1, UINT32_MAX, &v[5]) &&
          col_int(stmt, 6, 0, UINT32_MAX, &v[6]) &&
-         col_int(stmt, 7, 0, 1, &v[7]) && col_int(stmt, 8, 0, INT64_MAX, &v[8]);
+         col_int(stmt, 7, 0, 1, &v[7]) &&
+         col_int(stmt, 8, 0, INT64_MAX, &v[8]) &&
+         col_int(stmt, 9, INT64_MIN, INT64_MAX, &v[9]) &&
+         sqlite3_column_type(stmt, 10) == SQLITE_BLOB &&
+         sqlite3_column_bytes(stmt, 10) == KS_SETTINGS_MAC_LEN;
     if (!ok) {
         return false;
     }
@@ -275,9 +281,8 @@ static bool row_to_info(sqlite3_stmt *stmt, struct sf_key_info *info)
     info->min_encryption_version = (uint32_t)v[6];
     info->deletion_allowed = v[7] == 1;
     info->rotation_period_s = (uint64_t)v[8];
-    if (sqlite3_column_type(stmt, 9) == SQLITE_INTEGER) {
-        info->latest_created_at = sqlite3_column_int64(stmt, 9);
-    }
+    info->latest_created_at = v[9];
+    memcpy(row->mac, sqlite3_column_blob(stmt, 10), KS_SETTINGS_MAC_LEN);
     return true;
 }
 
@@ -289,15 +294,14 @@ static sf_status damaged_key(struct sqlite_store *st, const char *what)
 }
 
 static sf_status sq_key_get(struct ks_store *s, const char *name,
-                            struct sf_key_info *out)
+                            struct ks_key_row *out)
 {
     struct sqlite_store *st = store_of(s);
     sqlite3_stmt *stmt = NULL;
     sf_status rc;
     int step;
 
-    rc = prepare(st, "SELECT " KEY_COLUMNS " FROM keys k WHERE k.name = ?",
-                 &stmt);
+    rc = prepare(st, "SELECT " KEY_COLUMNS " FROM keys WHERE name = ?", &stmt);
     if (rc != SF_OK) {
         return rc;
     }
@@ -307,26 +311,29 @@ static sf_status sq_key_get(struct ks_store *s, const char *name,
         rc = SF_ERR_KEY_NOT_FOUND;
     } else if (step != SQLITE_ROW) {
         rc = db_fail(st, "reading a key");
-    } else if (!row_to_info(stmt, out)) {
+    } else if (!row_to_key(stmt, out)) {
         rc = damaged_key(st, "values out of range");
     }
     sqlite3_finalize(stmt);
     return rc;
 }
 
-static sf_status sq_key_put(struct ks_store *s, const struct sf_key_info *k,
+static sf_status sq_key_put(struct ks_store *s, const struct ks_key_row *row,
                             bool is_new)
 {
     static const char insert_sql[] =
         "INSERT INTO keys (type, created_at, latest_version,"
         " min_available_version, min_decryption_version,"
-        " min_encryption_version, deletion_allowed, rotation_period_s, name)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        " min_encryption_version, deletion_allowed, rotation_period_s,"
+        " latest_created_at, settings_mac, name)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     static const char update_sql[] =
         "UPDATE keys SET type = ?, created_at = ?, latest_version = ?,"
         " min_available_version = ?, min_decryption_version = ?,"
         " min_encryption_version = ?, deletion_allowed = ?,"
-        " rotation_period_s = ? WHERE name = ?";
+        " rotation_period_s = ?, latest_created_at = ?, settings_mac = ?"
+        " WHERE name = ?";
+    const struct sf_key_info *k = &row->info;
     struct sqlite_store *st = store_of(s);
     sqlite3_stmt *stmt = NULL;
     sf_status rc = prepare(st, is_new ? insert_sql : update_sql, &stmt);
@@ -342,7 +349,9 @@ static sf_status sq_key_put(struct ks_store *s, const struct sf_key_info *k,
     sqlite3_bind_int64(stmt, 6, k->min_encryption_version);
     sqlite3_bind_int(stmt, 7, k->deletion_allowed ? 1 : 0);
     sqlite3_bind_int64(stmt, 8, (sqlite3_int64)k->rotation_period_s);
-    sqlite3_bind_text(stmt, 9, k->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 9, k->latest_created_at);
+    sqlite3_bind_blob(stmt, 10, row->mac, KS_SETTINGS_MAC_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 11, k->name, -1, SQLITE_STATIC);
     rc = step_done(st, stmt, "writing a key");
     if (rc == SF_OK && sqlite3_changes(st->db) != 1) {
         rc =
@@ -378,12 +387,12 @@ static sf_status sq_key_delete(struct ks_store *s, const char *name)
 }
 
 /* Appends one row to a growing array of key rows. */
-static sf_status list_push(struct sf_key_info **arr, size_t *len, size_t *cap,
-                           const struct sf_key_info *row)
+static sf_status list_push(struct ks_key_row **arr, size_t *len, size_t *cap,
+                           const struct ks_key_row *row)
 {
     if (*len == *cap) {
         size_t ncap = *cap == 0 ? 16 : *cap * 2;
-        struct sf_key_info *n = realloc(*arr, ncap * sizeof *n);
+        struct ks_key_row *n = realloc(*arr, ncap * sizeof *n);
 
         if (n == NULL) {
             return SF_ERR_NOMEM;
@@ -395,23 +404,22 @@ static sf_status list_push(struct sf_key_info **arr, size_t *len, size_t *cap,
     return SF_OK;
 }
 
-static sf_status sq_key_list(struct ks_store *s, struct sf_key_info **out,
+static sf_status sq_key_list(struct ks_store *s, struct ks_key_row **out,
                              size_t *count)
 {
     struct sqlite_store *st = store_of(s);
-    struct sf_key_info *arr = NULL;
-    struct sf_key_info row;
+    struct ks_key_row *arr = NULL;
+    struct ks_key_row row;
     sqlite3_stmt *stmt = NULL;
     size_t len = 0;
     size_t cap = 0;
     sf_status rc;
     int step = SQLITE_DONE;
 
-    rc = prepare(st, "SELECT " KEY_COLUMNS " FROM keys k ORDER BY k.name",
-                 &stmt);
+    rc = prepare(st, "SELECT " KEY_COLUMNS " FROM keys ORDER BY name", &stmt);
     while (rc == SF_OK && (step = sqlite3_step(stmt)) == SQLITE_ROW) {
-        rc = row_to_info(stmt, &row) ? list_push(&arr, &len, &cap, &row)
-                                     : damaged_key(st, "values out of range");
+        rc = row_to_key(stmt, &row) ? list_push(&arr, &len, &cap, &row)
+                                    : damaged_key(st, "values out of range");
     }
     if (rc == SF_OK && step != SQLITE_DONE) {
         rc = db_fail(st, "listing keys");

@@ -48,7 +48,7 @@ sf_status ks_store_meta_put_blob(struct ks_store *s, const char *k,
     return rc == SF_OK ? s->ops->meta_put_blob(s, k, p, len) : rc;
 }
 
-sf_status ks_store_key_put(struct ks_store *s, const struct sf_key_info *k,
+sf_status ks_store_key_put(struct ks_store *s, const struct ks_key_row *k,
                            bool is_new)
 {
     sf_status rc = fault(s);

@@ -12,8 +12,10 @@
  * transaction is serialised with every other writer, other processes
  * included. Reads outside a transaction see the latest committed state.
  *
- * Rows: struct sf_key_info is the key row (latest_created_at is filled on
- * reads, ignored on writes); struct ks_version_row is one version.
+ * Rows: struct ks_key_row is the key row, its settings (struct
+ * sf_key_info) with their MAC, which the backend stores and returns as
+ * given (the keystore computes and checks it); struct ks_version_row is
+ * one version.
  * Functions return SF_ERR_KEY_NOT_FOUND (key_get, version_get) without
  * calling sf_fail, so the caller can word the message; any other failure
  * is SF_ERR_STORE with a message from the backend.
@@ -29,13 +31,21 @@
 #include "sealflow/keystore.h"
 
 /* The schema version this code reads and writes. */
-#define KS_SCHEMA_VERSION 1
+#define KS_SCHEMA_VERSION 2
 
 /* Meta keys. */
 #define KS_META_SCHEMA "schema_version"
 #define KS_META_CREATED "created_at"
 #define KS_META_ROOT_CHECK "root_key_check"
 #define KS_META_GENERATION "generation"
+
+/* Length of a key row's settings MAC (HMAC-SHA256). */
+#define KS_SETTINGS_MAC_LEN 32
+
+struct ks_key_row {
+    struct sf_key_info info;
+    uint8_t mac[KS_SETTINGS_MAC_LEN];
+};
 
 struct ks_version_row {
     uint32_t version;
@@ -64,14 +74,14 @@ struct ks_store_ops {
     sf_status (*meta_put_blob)(struct ks_store *s, const char *k,
                                const uint8_t *p, size_t len);
     sf_status (*key_get)(struct ks_store *s, const char *name,
-                         struct sf_key_info *out);
+                         struct ks_key_row *out);
     /* Inserts (is_new) or updates the key row. */
-    sf_status (*key_put)(struct ks_store *s, const struct sf_key_info *k,
+    sf_status (*key_put)(struct ks_store *s, const struct ks_key_row *k,
                          bool is_new);
     /* Deletes the key row and all its versions. */
     sf_status (*key_delete)(struct ks_store *s, const char *name);
     /* All key rows in byte order of name; *out is malloc'd. */
-    sf_status (*key_list)(struct ks_store *s, struct sf_key_info **out,
+    sf_status (*key_list)(struct ks_store *s, struct ks_key_row **out,
                           size_t *count);
     sf_status (*version_get)(struct ks_store *s, const char *name,
                              uint32_t version, struct ks_version_row *out);
@@ -108,7 +118,7 @@ void ks_sqlite_remove(const char *path);
 sf_status ks_store_meta_put_int(struct ks_store *s, const char *k, int64_t v);
 sf_status ks_store_meta_put_blob(struct ks_store *s, const char *k,
                                  const uint8_t *p, size_t len);
-sf_status ks_store_key_put(struct ks_store *s, const struct sf_key_info *k,
+sf_status ks_store_key_put(struct ks_store *s, const struct ks_key_row *k,
                            bool is_new);
 sf_status ks_store_key_delete(struct ks_store *s, const char *name);
 sf_status ks_store_version_put(struct ks_store *s, const char *name,

@@ -271,6 +271,148 @@ static void test_threads_share_one_handle_during_rotation(void **state)
     }
 }
 
+/* The message every detected settings edit leaves. */
+static void expect_settings_edit(const char *name)
+{
+    char want[160];
+
+    snprintf(want, sizeof want,
+             "the keystore settings for key '%s' were modified outside "
+             "sealflow",
+             name);
+    assert_non_null(strstr(sf_last_error(), want));
+}
+
+/*
+ * Lowering min_decryption_version in the file would re-enable a retired
+ * version; the settings MAC catches it on every path that loads the key.
+ */
+static void test_edited_min_decryption_version_is_detected(void **state)
+{
+    struct ks_fixture *f = *state;
+    struct sf_key_config c = {.has_min_decryption_version = true,
+                              .min_decryption_version = 2};
+    struct sf_key_info *list = NULL;
+    struct sf_key_info info;
+    struct sf_buf ct = SF_BUF_INIT;
+    size_t n = 0;
+
+    assert_int_equal(
+        sf_keystore_create_key(f->ks, "orders", SF_KEY_AES256_GCM96, NULL),
+        SF_OK);
+    wrap(f->ks, "orders", 1, &ct, NULL);
+    assert_int_equal(sf_keystore_rotate(f->ks, "orders", NULL), SF_OK);
+    assert_int_equal(sf_keystore_config(f->ks, "orders", &c, NULL), SF_OK);
+    assert_int_equal(unwrap(f->ks, "orders", 1, &ct), SF_ERR_KEY_VERSION);
+
+    tamper(f, "UPDATE keys SET min_decryption_version = 1"
+              " WHERE name = 'orders'");
+    assert_int_equal(unwrap(f->ks, "orders", 1, &ct), SF_ERR_STORE);
+    expect_settings_edit("orders");
+    assert_int_equal(sf_keystore_key_info(f->ks, "orders", &info),
+                     SF_ERR_STORE);
+    expect_settings_edit("orders");
+    assert_int_equal(sf_keystore_list(f->ks, &list, &n), SF_ERR_STORE);
+    assert_null(list);
+    assert_int_equal(n, 0);
+    assert_int_equal(sf_keystore_rotate(f->ks, "orders", NULL), SF_ERR_STORE);
+
+    /* Putting the value back restores the key. */
+    tamper(f, "UPDATE keys SET min_decryption_version = 2"
+              " WHERE name = 'orders'");
+    assert_int_equal(sf_keystore_key_info(f->ks, "orders", &info), SF_OK);
+    assert_int_equal(info.min_decryption_version, 2);
+    assert_int_equal(unwrap(f->ks, "orders", 1, &ct), SF_ERR_KEY_VERSION);
+    sf_buf_free(&ct);
+}
+
+/* Setting deletion_allowed in the file does not let sealflow delete the
+ * key: the delete is refused and every row stays. */
+static void test_edited_deletion_allowed_is_detected(void **state)
+{
+    struct ks_fixture *f = *state;
+    struct sf_buf ct = SF_BUF_INIT;
+    char *before;
+    char *after;
+
+    assert_int_equal(
+        sf_keystore_create_key(f->ks, "orders", SF_KEY_AES256_GCM96, NULL),
+        SF_OK);
+    wrap(f->ks, "orders", 1, &ct, NULL);
+    tamper(f, "UPDATE keys SET deletion_allowed = 1 WHERE name = 'orders'");
+    before = tu_snapshot(f->db);
+    assert_non_null(before);
+    assert_int_equal(sf_keystore_delete(f->ks, "orders"), SF_ERR_STORE);
+    expect_settings_edit("orders");
+    after = tu_snapshot(f->db);
+    assert_non_null(after);
+    assert_string_equal(before, after);
+    assert_non_null(strstr(after, "orders|1|"));
+
+    tamper(f, "UPDATE keys SET deletion_allowed = 0 WHERE name = 'orders'");
+    assert_int_equal(unwrap(f->ks, "orders", 1, &ct), SF_OK);
+    assert_int_equal(sf_keystore_delete(f->ks, "orders"), SF_ERR_KEY_CONFIG);
+    free(before);
+    free(after);
+    sf_buf_free(&ct);
+}
+
+/* Every column the MAC covers, edited alone, is caught; so is a MAC
+ * copied from a key whose other settings are identical. */
+static void test_every_settings_column_is_authenticated(void **state)
+{
+    static const char *const edits[] = {
+        "created_at = created_at - 1",
+        "latest_created_at = latest_created_at + 1",
+        "latest_version = 2",
+        "min_available_version = 2",
+        "min_decryption_version = 3",
+        "min_encryption_version = 2",
+        "deletion_allowed = 1",
+        "rotation_period_s = 60",
+        "type = 'chacha20-poly1305'",
+        "settings_mac = zeroblob(32)",
+        /* The whole row of another key: only the name differs. */
+        "(type, created_at, latest_created_at, latest_version,"
+        " min_available_version, min_decryption_version,"
+        " min_encryption_version, deletion_allowed, rotation_period_s,"
+        " settings_mac) = (SELECT type, created_at, latest_created_at,"
+        " latest_version, min_available_version, min_decryption_version,"
+        " min_encryption_version, deletion_allowed, rotation_period_s,"
+        " settings_mac FROM keys WHERE name = 'twin')",
+    };
+    struct ks_fixture *f = *state;
+    struct sf_key_config c = {.has_min_decryption_version = true,
+                              .min_decryption_version = 2};
+    char sql[600];
+
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        struct sf_key_info info;
+
+        assert_int_equal(
+            sf_keystore_create_key(f->ks, "k", SF_KEY_AES256_GCM96, NULL),
+            SF_OK);
+        assert_int_equal(
+            sf_keystore_create_key(f->ks, "twin", SF_KEY_AES256_GCM96, NULL),
+            SF_OK);
+        for (int r = 0; r < 2; r++) {
+            assert_int_equal(sf_keystore_rotate(f->ks, "k", NULL), SF_OK);
+            assert_int_equal(sf_keystore_rotate(f->ks, "twin", NULL), SF_OK);
+        }
+        assert_int_equal(sf_keystore_config(f->ks, "k", &c, NULL), SF_OK);
+        assert_int_equal(sf_keystore_config(f->ks, "twin", &c, NULL), SF_OK);
+        assert_int_equal(sf_keystore_key_info(f->ks, "k", &info), SF_OK);
+        snprintf(sql, sizeof sql, "UPDATE keys SET %s WHERE name = 'k'",
+                 edits[i]);
+        tamper(f, sql);
+        if (sf_keystore_key_info(f->ks, "k", &info) != SF_ERR_STORE) {
+            fail_msg("edit %zu (%s) was not detected", i, edits[i]);
+        }
+        expect_settings_edit("k");
+        tamper(f, "DELETE FROM key_versions; DELETE FROM keys");
+    }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
 int main(void)
@@ -280,6 +422,9 @@ int main(void)
         T(test_material_swapped_between_versions_is_detected),
         T(test_changed_key_type_is_detected),
         T(test_replaced_public_part_is_detected),
+        T(test_edited_min_decryption_version_is_detected),
+        T(test_edited_deletion_allowed_is_detected),
+        T(test_every_settings_column_is_authenticated),
         T(test_second_handle_sees_rotation),
         T(test_unwrap_of_newer_version_rereads_at_once),
         T(test_second_handle_sees_retirement_and_delete),

@@ -111,7 +111,10 @@ static inline char *tu_snapshot(const char *db_path)
 {
     static const char sql[] =
         "SELECT k, quote(v) FROM meta ORDER BY k;"
-        "SELECT * FROM keys ORDER BY name;"
+        "SELECT name, type, created_at, latest_created_at, latest_version,"
+        " min_available_version, min_decryption_version,"
+        " min_encryption_version, deletion_allowed, rotation_period_s,"
+        " hex(settings_mac) FROM keys ORDER BY name;"
         "SELECT name, version, created_at, hex(material), hex(public_part)"
         " FROM key_versions ORDER BY name, version;";
     char *acc = NULL;
@@ -141,6 +144,30 @@ static inline int tu_sql(const char *db_path, const char *sql)
     }
     sqlite3_close(db);
     return rc;
+}
+
+/* Reads the blob in the first column of the first row of sql into out
+ * (at most max bytes), through a separate read-only connection; returns
+ * its length, or -1 when there is no such row or it is too long. */
+static inline int tu_blob(const char *db_path, const char *sql, uint8_t *out,
+                          size_t max)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int len = -1;
+
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) ==
+            SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW &&
+        sqlite3_column_type(stmt, 0) == SQLITE_BLOB &&
+        (size_t)sqlite3_column_bytes(stmt, 0) <= max) {
+        len = sqlite3_column_bytes(stmt, 0);
+        memcpy(out, sqlite3_column_blob(stmt, 0), (size_t)len);
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return len;
 }
 
 #endif

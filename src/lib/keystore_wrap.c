@@ -16,9 +16,16 @@
 
 /* Binding plus caller's aad up to this size is built on the stack. */
 #define AAD_STACK 512
-#define SYM_OVERHEAD (SF_AEAD_NONCE_LEN + SF_AEAD_TAG_LEN)
+#define SYM_OVERHEAD (KS_SYM_RANDOM_LEN + SF_AEAD_TAG_LEN)
 #define HPKE_OVERHEAD (SF_HPKE_ENC_LEN + SF_HPKE_TAG_LEN)
 #define RSA_MAX_BYTES 512
+
+_Static_assert(SYM_OVERHEAD == SF_KEYSTORE_SYM_OVERHEAD,
+               "keystore.h documents the symmetric wrap size");
+_Static_assert(HPKE_OVERHEAD == SF_KEYSTORE_X25519_OVERHEAD,
+               "keystore.h documents the x25519 wrap size");
+_Static_assert(KS_SYM_RANDOM_LEN - KS_SYM_SALT_LEN == SF_AEAD_NONCE_LEN,
+               "the random prefix ends with the AEAD nonce");
 
 static int64_t now_ms(void)
 {
@@ -67,11 +74,7 @@ static sf_status load_key(struct sf_keystore *ks, const char *name,
     pthread_mutex_lock(&ks->store_lock);
     *out = is_forced ? NULL : ks_cache_get(&ks->cache, name);
     if (*out == NULL) {
-        rc = ks->store->ops->key_get(ks->store, name, &info);
-        if (rc == SF_ERR_KEY_NOT_FOUND) {
-            rc =
-                sf_fail(rc, "no key named '%s' in keystore %s", name, ks->path);
-        }
+        rc = ks_read_key(ks, name, &info);
         if (rc == SF_OK) {
             rc = ks_ckey_new(&info, out);
         }
@@ -272,28 +275,40 @@ static sf_status build_aad(struct full_aad *fa, const struct ks_ckey *k,
     return SF_OK;
 }
 
+/*
+ * Symmetric wrap (docs/KEYSTORE.md, "Wrapping"): r = 24 random bytes; the
+ * subkey is HKDF-SHA256 of the version's key with r[0..12) as salt; the
+ * AEAD nonce is r[12..24). Each wrap has its own key, so the 2^32 limit
+ * of random 96-bit nonces under one key no longer applies to the version.
+ * The subkey lives on the stack and is wiped before returning.
+ */
 static sf_status wrap_sym(struct ks_cver *cv, const struct full_aad *fa,
                           const uint8_t *pt, size_t pt_len, struct sf_buf *out)
 {
+    uint8_t subkey[KS_SYM_KEY_LEN];
     struct sf_aead *a = NULL;
     uint8_t *p;
     sf_status rc;
 
     rc = sf_buf_reserve(out, SYM_OVERHEAD + pt_len);
-    if (rc == SF_OK) {
-        rc = ks_cver_aead_take(cv, &a);
-    }
     if (rc != SF_OK) {
         return rc;
     }
     p = out->data + out->len;
-    rc = sf_random(p, SF_AEAD_NONCE_LEN);
+    rc = sf_random(p, KS_SYM_RANDOM_LEN);
+    if (rc == SF_OK) {
+        rc = ks_sym_subkey(cv->secret, p, subkey);
+    }
+    if (rc == SF_OK) {
+        rc = ks_cver_aead_take(cv, subkey, sizeof subkey, &a);
+    }
     if (rc == SF_OK) {
         rc =
-            sf_aead_seal(a, p, fa->p, fa->len, pt, pt_len,
-                         p + SF_AEAD_NONCE_LEN, p + SF_AEAD_NONCE_LEN + pt_len);
+            sf_aead_seal(a, p + KS_SYM_SALT_LEN, fa->p, fa->len, pt, pt_len,
+                         p + KS_SYM_RANDOM_LEN, p + KS_SYM_RANDOM_LEN + pt_len);
     }
     ks_cver_aead_give(cv, a);
+    sf_wipe(subkey, sizeof subkey);
     if (rc == SF_OK) {
         out->len += SYM_OVERHEAD + pt_len;
     }
@@ -376,19 +391,24 @@ static sf_status unwrap_sym(struct ks_cver *cv, const struct full_aad *fa,
                             struct sf_secret **out)
 {
     size_t pt_len = ct_len - SYM_OVERHEAD;
+    const uint8_t *body = ct + KS_SYM_RANDOM_LEN;
+    uint8_t subkey[KS_SYM_KEY_LEN];
     struct sf_aead *a = NULL;
     sf_status rc;
 
     rc = sf_secret_new(pt_len, out);
     if (rc == SF_OK) {
-        rc = ks_cver_aead_take(cv, &a);
+        rc = ks_sym_subkey(cv->secret, ct, subkey);
     }
     if (rc == SF_OK) {
-        rc =
-            sf_aead_open(a, ct, fa->p, fa->len, ct + SF_AEAD_NONCE_LEN, pt_len,
-                         ct + SF_AEAD_NONCE_LEN + pt_len, sf_secret_data(*out));
-        ks_cver_aead_give(cv, a);
+        rc = ks_cver_aead_take(cv, subkey, sizeof subkey, &a);
     }
+    if (rc == SF_OK) {
+        rc = sf_aead_open(a, ct + KS_SYM_SALT_LEN, fa->p, fa->len, body, pt_len,
+                          body + pt_len, sf_secret_data(*out));
+    }
+    ks_cver_aead_give(cv, a);
+    sf_wipe(subkey, sizeof subkey);
     return rc;
 }
 

@@ -1,0 +1,722 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli_args.h"
+#include "cli_io.h"
+#include "cli_util.h"
+#include "cmd.h"
+#include "sealflow/envelope.h"
+
+enum {
+    OPT_KEY,
+    OPT_RECIPIENT,
+    OPT_CONTEXT,
+    OPT_SUITE,
+    OPT_FRAME,
+    OPT_THREADS,
+    OPT_OUT,
+    OPT_IDENTITY
+};
+
+/* Largest recipient or identity file read (PEM RSA-4096 keys are ~3 KiB).
+ */
+#define KEY_FILE_MAX (64 * 1024)
+
+/* The -c pairs; keys are copies, values point into argv. */
+struct ctx_pairs {
+    struct sf_kv kv[SF_CONTEXT_MAX];
+    size_t len;
+};
+
+struct file_state {
+    const char *cmd;
+    const char *keys[SF_STANZA_MAX];
+    size_t key_len;
+    const char *rcpts[SF_STANZA_MAX];
+    size_t rcpt_len;
+    const char *ids[SF_STANZA_MAX];
+    size_t id_len;
+    struct ctx_pairs pairs;
+    struct sf_seal_opts opts;
+    const char *out;
+};
+
+static const struct cli_opt encrypt_opts[] = {
+    {"key", 'k', true, OPT_KEY},
+    {"recipient", 'r', true, OPT_RECIPIENT},
+    {"context", 'c', true, OPT_CONTEXT},
+    {"suite", 0, true, OPT_SUITE},
+    {"frame-size", 0, true, OPT_FRAME},
+    {"threads", 0, true, OPT_THREADS},
+    {"output", 'o', true, OPT_OUT},
+    {NULL, 0, false, 0},
+};
+
+static const struct cli_opt decrypt_opts[] = {
+    {"identity", 'i', true, OPT_IDENTITY},
+    {"context", 'c', true, OPT_CONTEXT},
+    {"threads", 0, true, OPT_THREADS},
+    {"output", 'o', true, OPT_OUT},
+    {NULL, 0, false, 0},
+};
+
+/* Appends arg to a bounded list of repeated options. */
+static int push(const char *cmd, const char **list, size_t *len,
+                const char *arg, const char *what)
+{
+    if (*len >= SF_STANZA_MAX) {
+        return cli_usage(cmd, "too many %s (at most %d)", what,
+                         SF_STANZA_MAX);
+    }
+    list[(*len)++] = arg;
+    return CLI_EXIT_OK;
+}
+
+static int parse_suite(const char *cmd, const char *arg, enum sf_suite *out)
+{
+    if (strcmp(arg, "aes-256-gcm") == 0) {
+        *out = SF_SUITE_AES256GCM;
+    } else if (strcmp(arg, "chacha20-poly1305") == 0) {
+        *out = SF_SUITE_CHACHA20POLY1305;
+    } else {
+        return cli_usage(cmd, "unknown suite '%s' (use aes-256-gcm or "
+                         "chacha20-poly1305)", arg);
+    }
+    return CLI_EXIT_OK;
+}
+
+static int parse_frame(const char *cmd, const char *arg, uint32_t *out)
+{
+    uint64_t v;
+
+    if (!cli_parse_size(arg, &v) || v == 0 || v > SF_FRAME_MAX) {
+        return cli_usage(cmd, "bad frame size '%s': give 1 byte to 16M, "
+                         "e.g. 64K or 1M", arg);
+    }
+    *out = (uint32_t)v;
+    return CLI_EXIT_OK;
+}
+
+/* Adds a -c KEY=VALUE pair: the key non-empty and unique, both within
+ * the format's limits. */
+static int context_add(const char *cmd, struct ctx_pairs *p, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    size_t klen = eq != NULL ? (size_t)(eq - arg) : 0;
+    size_t i;
+
+    if (eq == NULL || klen == 0) {
+        return cli_usage(cmd, "-c wants KEY=VALUE with a non-empty KEY, "
+                         "not '%s'", arg);
+    }
+    if (klen > SF_CONTEXT_KEY_MAX || strlen(eq + 1) > SF_CONTEXT_VALUE_MAX) {
+        return cli_usage(cmd, "-c: keys are at most %d bytes and values "
+                         "at most %d", SF_CONTEXT_KEY_MAX,
+                         SF_CONTEXT_VALUE_MAX);
+    }
+    for (i = 0; i < p->len; i++) {
+        if (strlen(p->kv[i].key) == klen &&
+            strncmp(p->kv[i].key, arg, klen) == 0) {
+            return cli_usage(cmd, "-c: context key '%.*s' given twice",
+                             (int)klen, arg);
+        }
+    }
+    if (p->len >= SF_CONTEXT_MAX) {
+        return cli_usage(cmd, "-c: at most %d context pairs",
+                         SF_CONTEXT_MAX);
+    }
+    p->kv[p->len].key = strndup(arg, klen);
+    if (p->kv[p->len].key == NULL) {
+        return cli_error(CLI_EXIT_FAIL, "out of memory");
+    }
+    p->kv[p->len++].value = eq + 1;
+    return CLI_EXIT_OK;
+}
+
+static void context_free(struct ctx_pairs *p)
+{
+    while (p->len > 0) {
+        free((char *)p->kv[--p->len].key);
+    }
+}
+
+static int file_opt(void *state, int id, const char *arg)
+{
+    struct file_state *st = state;
+    uint64_t v;
+
+    switch (id) {
+    case OPT_KEY:
+        return push(st->cmd, st->keys, &st->key_len, arg, "keys");
+    case OPT_RECIPIENT:
+        return push(st->cmd, st->rcpts, &st->rcpt_len, arg, "recipients");
+    case OPT_IDENTITY:
+        return push(st->cmd, st->ids, &st->id_len, arg, "identities");
+    case OPT_CONTEXT:
+        return context_add(st->cmd, &st->pairs, arg);
+    case OPT_SUITE:
+        return parse_suite(st->cmd, arg, &st->opts.suite);
+    case OPT_FRAME:
+        return parse_frame(st->cmd, arg, &st->opts.frame_len);
+    case OPT_THREADS:
+        if (!cli_parse_u64(arg, 1, SF_THREADS_MAX, &v)) {
+            return cli_usage(st->cmd, "--threads wants 1 to %d, not '%s'",
+                             SF_THREADS_MAX, arg);
+        }
+        st->opts.threads = (unsigned)v;
+        return CLI_EXIT_OK;
+    default:
+        st->out = arg;
+        return CLI_EXIT_OK;
+    }
+}
+
+/* The number of online CPUs, the default thread count. */
+static unsigned default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1) {
+        return 1;
+    }
+    return n > SF_THREADS_MAX ? SF_THREADS_MAX : (unsigned)n;
+}
+
+/* ---- encrypt ------------------------------------------------------- */
+
+/* true when arg looks like a secret: it must never be echoed. */
+static bool looks_secret(const char *arg)
+{
+    return strncmp(arg, "SEALFLOW-X25519-SECRET", 22) == 0 ||
+           strstr(arg, "PRIVATE KEY") != NULL;
+}
+
+/* Parses a recipient given as a string, or as a file holding one (a
+ * recipient string or an RSA public key PEM). */
+static int load_recipient(const char *arg, struct sf_recipient **out)
+{
+    struct sf_buf text = SF_BUF_INIT;
+    struct stat st;
+    bool is_file = strncmp(arg, "sealflow-x25519:", 16) != 0 &&
+                   strncmp(arg, "-----BEGIN", 10) != 0;
+    sf_status rc;
+    int code;
+
+    if (looks_secret(arg)) {
+        return cli_error(CLI_EXIT_INPUT, "-r was given a secret identity, "
+                         "not a public recipient; never pass secrets on the "
+                         "command line");
+    }
+    if (is_file && stat(arg, &st) != 0 && errno == ENOENT) {
+        cli_error(CLI_EXIT_INPUT, "recipient '%s' is neither a recipient "
+                  "string nor an existing file", arg);
+        cli_hint("a recipient is \"sealflow-x25519:...\", or a file "
+                 "holding one or an RSA public key in PEM");
+        return CLI_EXIT_INPUT;
+    }
+    if (is_file) {
+        code = cli_read_file(arg, KEY_FILE_MAX, &text);
+    } else {
+        code = sf_buf_put_str(&text, arg) == SF_OK ? CLI_EXIT_OK
+                                                    : CLI_EXIT_FAIL;
+    }
+    if (code == CLI_EXIT_OK) {
+        sf_clear_error();
+        rc = sf_recipient_parse((const char *)text.data, text.len, out);
+        if (rc != SF_OK) {
+            code = cli_fail(rc, "recipient %s", is_file ? arg : "string");
+        }
+    }
+    sf_buf_free(&text);
+    return code;
+}
+
+/* Builds every -k and -r recipient; rcpts[*n] on success. */
+static int build_recipients(struct cli_ctx *ctx, struct file_state *st,
+                            struct sf_recipient **rcpts, size_t *n)
+{
+    size_t i;
+    sf_status rc;
+    int code;
+
+    if (st->key_len > 0) {
+        code = cli_keystore_open(ctx);
+        if (code != CLI_EXIT_OK) {
+            return code;
+        }
+    }
+    for (i = 0; i < st->key_len; i++) {
+        sf_clear_error();
+        rc = sf_recipient_keystore(ctx->ks, st->keys[i], &rcpts[*n]);
+        if (rc != SF_OK) {
+            return cli_fail(rc, "key '%s'", st->keys[i]);
+        }
+        (*n)++;
+    }
+    for (i = 0; i < st->rcpt_len; i++) {
+        code = load_recipient(st->rcpts[i], &rcpts[*n]);
+        if (code != CLI_EXIT_OK) {
+            return code;
+        }
+        (*n)++;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Streams in through the sealer into out. */
+static int seal_stream(struct cli_ctx *ctx, struct sf_sealer *s,
+                       struct cli_in *in, struct cli_out *out)
+{
+    uint8_t *buf = malloc(CLI_CHUNK);
+    struct sf_buf sealed = SF_BUF_INIT;
+    struct cli_progress bar;
+    size_t got = CLI_CHUNK;
+    sf_status rc = SF_OK;
+    int code = buf != NULL ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+
+    cli_progress_start(&bar, ctx->progress, in->size);
+    while (code == CLI_EXIT_OK && rc == SF_OK && got == CLI_CHUNK) {
+        code = cli_in_read(in, buf, CLI_CHUNK, &got);
+        if (code == CLI_EXIT_OK && got > 0) {
+            rc = sf_sealer_update(s, buf, got, &sealed);
+            cli_progress_add(&bar, got);
+        }
+        if (rc == SF_OK && code == CLI_EXIT_OK) {
+            code = cli_out_write(out, sealed.data, sealed.len);
+            sealed.len = 0; /* ciphertext: no wipe needed */
+        }
+    }
+    if (rc == SF_OK && code == CLI_EXIT_OK) {
+        rc = sf_sealer_final(s, &sealed);
+    }
+    if (rc == SF_OK && code == CLI_EXIT_OK) {
+        code = cli_out_write(out, sealed.data, sealed.len);
+    }
+    cli_progress_end(&bar);
+    if (rc != SF_OK) {
+        code = cli_fail(rc, "cannot encrypt %s", in->name);
+    }
+    if (buf != NULL) {
+        sf_wipe(buf, CLI_CHUNK);
+    }
+    free(buf);
+    sf_buf_free(&sealed);
+    return code;
+}
+
+/* Opens input and output (refusing a terminal for ciphertext) and runs
+ * the sealer; the output is renamed into place only on success. */
+static int encrypt_file(struct cli_ctx *ctx, struct file_state *st,
+                        struct sf_sealer *s, const char *in_path)
+{
+    struct cli_in in;
+    struct cli_out out;
+    int code;
+
+    if ((st->out == NULL || strcmp(st->out, "-") == 0) &&
+        isatty(STDOUT_FILENO)) {
+        cli_error(CLI_EXIT_USAGE, "encrypt: refusing to write binary "
+                  "ciphertext to a terminal");
+        cli_hint("use -o FILE, or redirect stdout to a file or pipe");
+        return CLI_EXIT_USAGE;
+    }
+    code = cli_in_open(&in, in_path);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
+    code = cli_check_distinct(st->cmd, &in, st->out);
+    if (code == CLI_EXIT_OK) {
+        code = cli_out_open(&out, st->out, cli_default_mode(), false);
+        if (code == CLI_EXIT_OK) {
+            code = seal_stream(ctx, s, &in, &out);
+            code = code == CLI_EXIT_OK ? cli_out_commit(&out) : code;
+            if (code != CLI_EXIT_OK) {
+                cli_out_abort(&out);
+            }
+        }
+    }
+    cli_in_close(&in);
+    return code;
+}
+
+static const char encrypt_help[] =
+    "Usage: sealflow encrypt [-k KEY]... [-r RECIPIENT]... [-c KEY=VALUE]...\n"
+    "                        [--suite SUITE] [--frame-size SIZE]\n"
+    "                        [--threads N] [-o OUT] [IN]\n"
+    "\n"
+    "Seals IN (default: stdin) into the sealflow envelope format, on OUT\n"
+    "(default: stdout). A fresh data key is drawn for the message and\n"
+    "wrapped for every keystore key (-k) and every recipient (-r); any of\n"
+    "them can open the result. At least one -k or -r is needed.\n"
+    "\n"
+    "Options:\n"
+    "  -k, --key KEY            a keystore key (its newest version)\n"
+    "  -r, --recipient R        \"sealflow-x25519:...\", or a file holding a\n"
+    "                           recipient string or an RSA public key PEM\n"
+    "  -c, --context KEY=VALUE  authenticated, unencrypted context pair;\n"
+    "                           repeat for more (unique, non-empty keys)\n"
+    "  --suite SUITE            aes-256-gcm (default) or chacha20-poly1305\n"
+    "  --frame-size SIZE        plaintext bytes per frame: 1 to 16M,\n"
+    "                           suffix K or M (default 64K)\n"
+    "  --threads N              frames sealed in parallel (default: CPUs)\n"
+    "  -o, --output OUT         write OUT (atomically) instead of stdout\n"
+    "  --progress, --no-progress  force or hide the progress bar\n"
+    "\n"
+    "Refuses to write ciphertext to a terminal, and -o naming IN.\n"
+    "\n"
+    "Examples:\n"
+    "  sealflow encrypt -k orders -c tenant=acme -o data.sf data.csv\n"
+    "  tar c dir | sealflow encrypt -r partner.pub > dir.tar.sf\n";
+
+/* Builds the recipients and the sealer, then seals in_path. */
+static int encrypt_run(struct cli_ctx *ctx, struct file_state *st,
+                       const char *in_path)
+{
+    struct sf_recipient *rcpts[SF_STANZA_MAX] = {NULL};
+    struct sf_sealer *s = NULL;
+    size_t n = 0;
+    sf_status rc;
+    int code;
+
+    code = build_recipients(ctx, st, rcpts, &n);
+    if (code == CLI_EXIT_OK) {
+        st->opts.context = st->pairs.kv;
+        st->opts.context_len = st->pairs.len;
+        sf_clear_error();
+        rc = sf_sealer_new(&st->opts, rcpts, n, &s);
+        code = rc == SF_OK ? encrypt_file(ctx, st, s, in_path)
+                           : cli_fail(rc, "cannot start encrypting");
+    }
+    sf_sealer_free(s);
+    while (n > 0) {
+        sf_recipient_free(rcpts[--n]);
+    }
+    return code;
+}
+
+int cmd_encrypt(struct cli_ctx *ctx, int argc, char **argv)
+{
+    struct file_state st = {.cmd = "encrypt"};
+    struct cli_spec spec = {"encrypt", encrypt_help, encrypt_opts,
+                            file_opt, &st, 0, 1, false, true};
+    char **pos;
+    int npos;
+    int code;
+
+    st.opts.threads = default_threads();
+    code = cli_parse(ctx, &spec, argc, argv, &pos, &npos);
+    if (code != CLI_PARSE_GO) {
+        goto out;
+    }
+    if (st.key_len + st.rcpt_len == 0) {
+        code = cli_usage(spec.cmd, "give at least one -k KEY or "
+                         "-r RECIPIENT");
+    } else if (st.key_len + st.rcpt_len > SF_STANZA_MAX) {
+        code = cli_usage(spec.cmd, "at most %d keys and recipients in all",
+                         SF_STANZA_MAX);
+    } else {
+        code = encrypt_run(ctx, &st, npos > 0 ? pos[0] : NULL);
+    }
+
+out:
+    context_free(&st.pairs);
+    return code;
+}
+
+/* ---- decrypt ------------------------------------------------------- */
+
+/* Loads one -i identity file; the text is secret and wiped on release. */
+static int load_identity(const char *path, struct sf_identity **out)
+{
+    struct sf_buf text = SF_BUF_INIT;
+    sf_status rc;
+    int code;
+
+    code = cli_read_file(path, KEY_FILE_MAX, &text);
+    if (code == CLI_EXIT_OK) {
+        sf_clear_error();
+        rc = sf_identity_parse((const char *)text.data, text.len, out);
+        if (rc != SF_OK) {
+            code = cli_fail(rc, "identity file %s", path);
+        }
+    }
+    sf_buf_free(&text);
+    return code;
+}
+
+/*
+ * The keystore (when one exists) and then every -i file. A keystore that
+ * exists but cannot be opened is fatal only when there is no -i.
+ */
+static int build_identities(struct cli_ctx *ctx, struct file_state *st,
+                            struct sf_identity **ids, size_t *n)
+{
+    sf_status rc;
+    size_t i;
+    int code;
+
+    if (cli_keystore_exists(ctx)) {
+        code = cli_keystore_open(ctx);
+        if (code != CLI_EXIT_OK && st->id_len == 0) {
+            return code;
+        }
+        if (code != CLI_EXIT_OK) {
+            cli_note("going on with the -i identities only");
+        } else if ((rc = sf_identity_keystore(ctx->ks, &ids[*n])) != SF_OK) {
+            return cli_fail(rc, "cannot use keystore %s",
+                            ctx->keystore_path);
+        } else {
+            (*n)++;
+        }
+    }
+    for (i = 0; i < st->id_len; i++) {
+        code = load_identity(st->ids[i], &ids[*n]);
+        if (code != CLI_EXIT_OK) {
+            return code;
+        }
+        (*n)++;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int no_identities(struct cli_ctx *ctx)
+{
+    cli_error(CLI_EXIT_NO_KEY, "decrypt: nothing to decrypt with: no "
+              "keystore at %s and no -i IDENTITY", ctx->keystore_path);
+    cli_hint("pass -i FILE with your identity, or point --keystore at the "
+             "keystore holding the key");
+    return CLI_EXIT_NO_KEY;
+}
+
+/* Compares the -c pairs with the header's context. The header is not yet
+ * authenticated here, but the opener checks its MAC before any plaintext
+ * is released, so a context edited to pass this check fails there. */
+static int check_context(const struct ctx_pairs *want,
+                         const struct sf_header_info *info)
+{
+    size_t i;
+    size_t j;
+
+    for (i = 0; i < want->len; i++) {
+        const char *key = want->kv[i].key;
+        const char *have = NULL;
+
+        for (j = 0; j < info->context_len; j++) {
+            if (strcmp(info->context_keys[j], key) == 0) {
+                have = info->context_values[j];
+            }
+        }
+        if (have == NULL || strcmp(have, want->kv[i].value) != 0) {
+            cli_error(CLI_EXIT_AUTH, "decrypt: context mismatch: %s is %s%s%s"
+                      ", expected '%s'", key, have ? "'" : "",
+                      have ? have : "missing", have ? "'" : "",
+                      want->kv[i].value);
+            return CLI_EXIT_AUTH;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Adds hints, stanza by stanza, on how the file could be opened after no
+ * available key did: the library's message already says why. */
+static void diagnose(struct cli_ctx *ctx, const struct file_state *st,
+                     const struct sf_header_info *info)
+{
+    bool has_partner = false;
+    struct sf_key_info k;
+    size_t i;
+
+    for (i = 0; i < info->stanza_len; i++) {
+        const struct sf_stanza_info *z = &info->stanzas[i];
+
+        if (strchr(z->key_id, ':') != NULL) {
+            has_partner = true;
+        } else if (ctx->ks == NULL) {
+            continue;
+        } else if (sf_keystore_key_info(ctx->ks, z->key_id, &k) != SF_OK) {
+            cli_hint("key '%s' is not in keystore %s; is --keystore right?",
+                     z->key_id, ctx->keystore_path);
+        } else if (z->version < k.min_decryption_version) {
+            cli_hint("key '%s' version %u is retired (min_decryption_version "
+                     "%u); to read this file, lower it again: sealflow keys "
+                     "config %s --min-decryption-version %u", z->key_id,
+                     z->version, k.min_decryption_version, z->key_id,
+                     z->version);
+        }
+    }
+    if (has_partner && st->id_len == 0) {
+        cli_hint("the file is also sealed to partner keys; pass -i FILE "
+                 "with a matching identity");
+    }
+    sf_clear_error();
+}
+
+/* Writes pt to out and wipes it for reuse. */
+static int flush_plain(struct cli_out *out, struct sf_buf *pt)
+{
+    int code = cli_out_write(out, pt->data, pt->len);
+
+    sf_buf_reset(pt);
+    return code;
+}
+
+/* Feeds head, then the rest of in, through the opener into out. */
+static int open_stream(struct cli_ctx *ctx, struct sf_opener *o,
+                       struct cli_in *in, const struct sf_buf *head,
+                       struct cli_out *out, sf_status *rc)
+{
+    uint8_t *buf = malloc(CLI_CHUNK);
+    struct sf_buf pt = SF_BUF_INIT;
+    struct cli_progress bar;
+    size_t got = head->len;
+    int code = buf != NULL ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+
+    cli_progress_start(&bar, ctx->progress, in->size);
+    *rc = sf_opener_update(o, head->data, head->len, &pt);
+    while (code == CLI_EXIT_OK && *rc == SF_OK && got > 0) {
+        cli_progress_add(&bar, got);
+        code = flush_plain(out, &pt);
+        if (code == CLI_EXIT_OK) {
+            code = cli_in_read(in, buf, CLI_CHUNK, &got);
+        }
+        if (code == CLI_EXIT_OK && got > 0) {
+            *rc = sf_opener_update(o, buf, got, &pt);
+        }
+    }
+    if (code == CLI_EXIT_OK && *rc == SF_OK) {
+        *rc = sf_opener_final(o, &pt);
+    }
+    if (code == CLI_EXIT_OK && *rc == SF_OK) {
+        code = flush_plain(out, &pt);
+    }
+    cli_progress_end(&bar);
+    if (*rc != SF_OK) {
+        code = cli_fail(*rc, "cannot decrypt %s", in->name);
+    }
+    free(buf);
+    sf_buf_free(&pt);
+    return code;
+}
+
+/* Opens the output, streams, and renames it into place on success. */
+static int decrypt_to(struct cli_ctx *ctx, struct file_state *st,
+                      struct sf_opener *o, struct cli_in *in,
+                      const struct sf_buf *head, sf_status *rc)
+{
+    struct cli_out out;
+    int code;
+
+    code = cli_out_open(&out, st->out, 0600, false);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
+    code = open_stream(ctx, o, in, head, &out, rc);
+    if (code == CLI_EXIT_OK) {
+        code = cli_out_commit(&out);
+    }
+    if (code != CLI_EXIT_OK) {
+        cli_out_abort(&out);
+    }
+    return code;
+}
+
+static int decrypt_file(struct cli_ctx *ctx, struct file_state *st,
+                        struct sf_identity **ids, size_t n,
+                        const char *in_path)
+{
+    struct sf_open_opts oo = {st->opts.threads};
+    struct sf_header_info info;
+    struct sf_buf head = SF_BUF_INIT;
+    struct sf_opener *o = NULL;
+    struct cli_in in;
+    sf_status hst = SF_ERR_FORMAT;
+    sf_status rc = SF_OK;
+    int code;
+
+    code = cli_in_open(&in, in_path);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
+    code = cli_check_distinct(st->cmd, &in, st->out);
+    if (code == CLI_EXIT_OK) {
+        code = cli_read_header(&in, &head, &info, &hst);
+    }
+    if (code == CLI_EXIT_OK && st->pairs.len > 0) {
+        code = hst == SF_OK ? check_context(&st->pairs, &info)
+                            : cli_fail(hst, "decrypt: %s", in.name);
+    }
+    if (code == CLI_EXIT_OK) {
+        rc = sf_opener_new_opts(&oo, ids, n, &o);
+        code = rc == SF_OK ? decrypt_to(ctx, st, o, &in, &head, &rc)
+                           : cli_fail(rc, "cannot start decrypting");
+    }
+    if ((rc == SF_ERR_NO_KEY || rc == SF_ERR_KEY_VERSION) && hst == SF_OK) {
+        diagnose(ctx, st, &info);
+    }
+    if (hst == SF_OK) {
+        sf_header_info_free(&info);
+    }
+    sf_opener_free(o);
+    sf_buf_free(&head);
+    cli_in_close(&in);
+    return code;
+}
+
+static const char decrypt_help[] =
+    "Usage: sealflow decrypt [-i IDENTITY]... [-c KEY=VALUE]... [-o OUT]\n"
+    "                        [IN]\n"
+    "\n"
+    "Opens a sealflow envelope from IN (default: stdin) and writes the\n"
+    "plaintext to OUT (default: stdout). The keystore is tried first when\n"
+    "it exists, then each identity file. Plaintext is released only after\n"
+    "the header and each frame are authenticated; with -o, OUT appears\n"
+    "(mode 0600) only when the whole message opened.\n"
+    "\n"
+    "Options:\n"
+    "  -i, --identity FILE      an identity file (X25519 secret or RSA\n"
+    "                           private key PEM); repeat for more\n"
+    "  -c, --context KEY=VALUE  require this context pair; a message\n"
+    "                           without it fails with exit code 4\n"
+    "  --threads N              frames opened in parallel (default: CPUs)\n"
+    "  -o, --output OUT         write OUT (atomically) instead of stdout\n"
+    "  --progress, --no-progress  force or hide the progress bar\n"
+    "\n"
+    "Examples:\n"
+    "  sealflow decrypt -o data.csv data.sf\n"
+    "  sealflow decrypt -i partner.key -c tenant=acme < data.sf\n";
+
+int cmd_decrypt(struct cli_ctx *ctx, int argc, char **argv)
+{
+    struct file_state st = {.cmd = "decrypt"};
+    struct cli_spec spec = {"decrypt", decrypt_help, decrypt_opts, file_opt,
+                            &st, 0, 1, false, true};
+    struct sf_identity *ids[SF_STANZA_MAX + 1] = {NULL};
+    size_t n = 0;
+    char **pos;
+    int npos;
+    int code;
+
+    st.opts.threads = default_threads();
+    code = cli_parse(ctx, &spec, argc, argv, &pos, &npos);
+    if (code != CLI_PARSE_GO) {
+        goto out;
+    }
+    code = build_identities(ctx, &st, ids, &n);
+    if (code == CLI_EXIT_OK && n == 0) {
+        code = no_identities(ctx);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = decrypt_file(ctx, &st, ids, n, npos > 0 ? pos[0] : NULL);
+    }
+
+out:
+    while (n > 0) {
+        sf_identity_free(ids[--n]);
+    }
+    context_free(&st.pairs);
+    return code;
+}

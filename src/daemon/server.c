@@ -1,0 +1,443 @@
+/*
+ * The HTTP server on libmicrohttpd.
+ *
+ * One thread per connection: a request may block while its audit entry
+ * is committed (group commit waits for fdatasync), and with a thread per
+ * connection other connections keep going meanwhile, and every waiting
+ * request joins the next commit, so concurrency and durability do not
+ * fight. Connections are kept alive; their number and idle time are
+ * capped (connection_limit, connection_timeout_s).
+ *
+ * Paths are not unescaped by the library: routing splits the raw path on
+ * '/' first and decodes the key name itself (see route.c).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "sealflow/buf.h"
+#include "sealflow/secret.h"
+#include "server.h"
+
+struct sfd_http_server {
+    struct MHD_Daemon *daemon;
+    struct sfd_server *srv;
+    char *tls_cert;
+    char *tls_key;
+    atomic_int in_flight;
+    unsigned port;
+};
+
+/* Per-request state kept by the library between callbacks.
+ * Limitation: the body is wiped when freed, but libmicrohttpd's own
+ * read buffer, which also held it, is reused without wiping; the library
+ * offers no hook for it. */
+struct conn_state {
+    struct sf_buf body;
+    bool is_too_large;
+    bool is_counted;
+};
+
+/* The library would unescape the URL in place; leave it raw. */
+static size_t keep_raw(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+/* Bodies may hold plaintext or data keys: wipe before freeing. */
+static void free_body(void *p)
+{
+    if (p != NULL) {
+        sf_wipe(p, strlen(p));
+    }
+    free(p);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char text[300];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(text, sizeof text, fmt, ap);
+    n = strlen(text);
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) {
+        text[--n] = '\0';
+    }
+    for (size_t i = 0; i < n; i++) {
+        text[i] = text[i] == '"' || text[i] < 0x20 ? '\'' : text[i];
+    }
+    sfd_log(SF_LOG_WARN, "http", "detail=\"%s\"", text);
+}
+
+/* The client address as text. */
+static void remote_text(struct MHD_Connection *c, char *out, size_t max)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci == NULL ? NULL : ci->client_addr;
+    socklen_t len = sizeof(struct sockaddr_in);
+
+    snprintf(out, max, "unknown");
+    if (sa == NULL) {
+        return;
+    }
+    if (sa->sa_family == AF_INET6) {
+        len = sizeof(struct sockaddr_in6);
+    }
+    if (getnameinfo(sa, len, out, (socklen_t)max, NULL, 0,
+                    NI_NUMERICHOST) != 0) {
+        snprintf(out, max, "unknown");
+    }
+}
+
+/* X-Vault-Token, or the token of "Authorization: Bearer <token>". */
+static const char *find_token(struct MHD_Connection *c)
+{
+    const char *t = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                "X-Vault-Token");
+    const char *auth;
+
+    if (t != NULL) {
+        return t;
+    }
+    auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0) {
+        return auth + 7;
+    }
+    return NULL;
+}
+
+/* Sends the rendered reply. */
+static enum MHD_Result send_reply(struct MHD_Connection *c,
+                                  struct sfd_out *out)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    if (out->body == NULL) {
+        resp = MHD_create_response_from_buffer(0, NULL,
+                                               MHD_RESPMEM_PERSISTENT);
+    } else {
+        resp = MHD_create_response_from_buffer_with_free_callback(
+            out->body_len, out->body, free_body);
+    }
+    if (resp == NULL) {
+        free_body(out->body);
+        return MHD_NO;
+    }
+    if (out->body != NULL) {
+        MHD_add_response_header(resp, "Content-Type", out->content_type);
+    }
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    ret = MHD_queue_response(c, out->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* Builds the request description and runs the pipeline. */
+static enum MHD_Result answer(struct sfd_http_server *hs,
+                              struct MHD_Connection *c, const char *url,
+                              const char *method, struct conn_state *st)
+{
+    const char *list = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                   "list");
+    struct sfd_http in;
+    struct sfd_out out;
+    char remote[64];
+
+    remote_text(c, remote, sizeof remote);
+    memset(&in, 0, sizeof in);
+    in.method = method;
+    in.path = url;
+    in.is_list_query = list != NULL && strcmp(list, "true") == 0;
+    in.format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                            "format");
+    in.token = find_token(c);
+    in.remote = remote;
+    in.body = st->body.data;
+    in.body_len = st->body.len;
+    in.is_body_too_large = st->is_too_large;
+    sfd_handle(hs->srv, &in, &out);
+    return send_reply(c, &out);
+}
+
+/* Refuses at once a body announced larger than the limit. */
+static bool announced_too_large(struct MHD_Connection *c, uint64_t max)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 "Content-Length");
+    char *end = NULL;
+    unsigned long long n;
+
+    if (cl == NULL) {
+        return false;
+    }
+    errno = 0;
+    n = strtoull(cl, &end, 10);
+    return errno == 0 && end != cl && n > max;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version,
+                                  const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct sfd_http_server *hs = cls;
+    struct conn_state *st = *con_cls;
+    uint64_t max = hs->srv->cfg->max_request_bytes;
+
+    (void)version;
+    if (st == NULL) {
+        st = calloc(1, sizeof *st);
+        if (st == NULL) {
+            return MHD_NO;
+        }
+        *con_cls = st;
+        st->is_counted = true;
+        atomic_fetch_add(&hs->in_flight, 1);
+        st->is_too_large = announced_too_large(c, max);
+        return st->is_too_large ? answer(hs, c, url, method, st) : MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!st->is_too_large && st->body.len + *upload_size > max) {
+            st->is_too_large = true;
+            sf_buf_free(&st->body);
+        }
+        if (!st->is_too_large &&
+                sf_buf_append(&st->body, upload_data, *upload_size) !=
+                    SF_OK) {
+            return MHD_NO;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return answer(hs, c, url, method, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c,
+                         void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    struct sfd_http_server *hs = cls;
+    struct conn_state *st = *con_cls;
+
+    (void)c;
+    (void)toe;
+    if (st == NULL) {
+        return;
+    }
+    if (st->is_counted) {
+        atomic_fetch_sub(&hs->in_flight, 1);
+    }
+    sf_buf_free(&st->body);
+    free(st);
+    *con_cls = NULL;
+}
+
+sf_status sfd_listen_parse(const char *text, struct sockaddr_storage *ss,
+                           socklen_t *ss_len, bool *is_loopback, char *err,
+                           size_t err_max)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)(void *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)(void *)ss;
+    const char *colon = strrchr(text, ':');
+    char host[64];
+    char *end = NULL;
+    unsigned long port;
+    size_t n = colon == NULL ? 0 : (size_t)(colon - text);
+
+    memset(ss, 0, sizeof *ss);
+    port = colon == NULL ? 70000 : strtoul(colon + 1, &end, 10);
+    if (n == 0 || n >= sizeof host || port > 65535 || end == colon + 1 ||
+            *end != '\0') {
+        snprintf(err, err_max, "listen address '%.60s' is not host:port",
+                 text);
+        return SF_ERR_FORMAT;
+    }
+    memcpy(host, text, n);
+    host[n] = '\0';
+    if (strcmp(host, "localhost") == 0) {
+        memcpy(host, "127.0.0.1", sizeof "127.0.0.1");
+    }
+    if (host[0] == '[' && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) == 1) {
+            v6->sin6_family = AF_INET6;
+            v6->sin6_port = htons((uint16_t)port);
+            *ss_len = sizeof *v6;
+            *is_loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+            return SF_OK;
+        }
+    } else if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *ss_len = sizeof *v4;
+        *is_loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+        return SF_OK;
+    }
+    snprintf(err, err_max, "listen address '%.60s': the host must be an "
+             "IPv4 address, [IPv6 address] or localhost", text);
+    return SF_ERR_FORMAT;
+}
+
+/* Reads a whole PEM file (at most 1 MiB) into a NUL-terminated string. */
+static char *read_pem(const char *path, char *err, size_t err_max)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t n = 0;
+
+    if (f == NULL) {
+        snprintf(err, err_max, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    text = malloc(1024 * 1024 + 1);
+    if (text != NULL) {
+        n = fread(text, 1, 1024 * 1024, f);
+        text[n] = '\0';
+    }
+    if (text == NULL || ferror(f) || n == 0) {
+        snprintf(err, err_max, "cannot read %s", path);
+        free(text);
+        text = NULL;
+    }
+    fclose(f);
+    return text;
+}
+
+/* Loads the TLS files named in the config, when there are any. */
+static sf_status load_tls(struct sfd_http_server *hs, char *err,
+                          size_t err_max)
+{
+    const struct sfd_config *cfg = hs->srv->cfg;
+
+    if (cfg->tls_cert[0] == '\0') {
+        return SF_OK;
+    }
+    if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+        snprintf(err, err_max, "this libmicrohttpd was built without TLS");
+        return SF_ERR_UNSUPPORTED;
+    }
+    hs->tls_cert = read_pem(cfg->tls_cert, err, err_max);
+    hs->tls_key = hs->tls_cert == NULL ? NULL
+                                       : read_pem(cfg->tls_key, err, err_max);
+    return hs->tls_key == NULL ? SF_ERR_IO : SF_OK;
+}
+
+static void free_server(struct sfd_http_server *hs)
+{
+    if (hs->tls_key != NULL) {
+        sf_wipe(hs->tls_key, strlen(hs->tls_key));
+    }
+    free(hs->tls_key);
+    free(hs->tls_cert);
+    free(hs);
+}
+
+/* Starts the library's daemon on the parsed address. */
+static struct MHD_Daemon *start_daemon(struct sfd_http_server *hs,
+                                       struct sockaddr_storage *ss)
+{
+    const struct sfd_config *cfg = hs->srv->cfg;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+                     MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    bool has_tls = hs->tls_cert != NULL;
+
+    flags |= ss->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0;
+    flags |= has_tls ? MHD_USE_TLS : 0;
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, hs, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connection_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, hs,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1,
+        has_tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, hs->tls_cert,
+        MHD_OPTION_HTTPS_MEM_KEY, hs->tls_key, MHD_OPTION_END);
+}
+
+sf_status sfd_http_start(struct sfd_server *srv, struct sfd_http_server **out,
+                         char *err, size_t err_max)
+{
+    const struct sfd_config *cfg = srv->cfg;
+    struct sfd_http_server *hs = calloc(1, sizeof *hs);
+    struct sockaddr_storage ss;
+    const union MHD_DaemonInfo *info;
+    socklen_t ss_len;
+    bool is_loopback = false;
+    sf_status rc;
+
+    *out = NULL;
+    if (hs == NULL) {
+        return SF_ERR_NOMEM;
+    }
+    hs->srv = srv;
+    rc = sfd_listen_parse(cfg->listen, &ss, &ss_len, &is_loopback, err,
+                          err_max);
+    if (rc == SF_OK && !is_loopback && cfg->tls_cert[0] == '\0' &&
+            !cfg->insecure_plain_http) {
+        snprintf(err, err_max, "refusing plain HTTP on non-loopback address "
+                 "%s: configure tls_cert and tls_key, or pass "
+                 "--insecure-plain-http", cfg->listen);
+        rc = SF_ERR_DENIED;
+    }
+    if (rc == SF_OK) {
+        rc = load_tls(hs, err, err_max);
+    }
+    if (rc == SF_OK) {
+        hs->daemon = start_daemon(hs, &ss);
+        if (hs->daemon == NULL) {
+            snprintf(err, err_max, "cannot listen on %s (in use, or not an "
+                     "address of this machine)", cfg->listen);
+            rc = SF_ERR_IO;
+        }
+    }
+    if (rc != SF_OK) {
+        free_server(hs);
+        return rc;
+    }
+    info = MHD_get_daemon_info(hs->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    hs->port = info == NULL ? 0 : info->port;
+    *out = hs;
+    return SF_OK;
+}
+
+unsigned sfd_http_port(const struct sfd_http_server *hs)
+{
+    return hs == NULL ? 0 : hs->port;
+}
+
+void sfd_http_stop(struct sfd_http_server *hs, unsigned timeout_s)
+{
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    MHD_socket fd;
+
+    if (hs == NULL) {
+        return;
+    }
+    fd = MHD_quiesce_daemon(hs->daemon);
+    if (fd != MHD_INVALID_SOCKET) {
+        close(fd);
+    }
+    for (unsigned i = 0; i < timeout_s * 50 &&
+                         atomic_load(&hs->in_flight) > 0; i++) {
+        nanosleep(&tick, NULL);
+    }
+    MHD_stop_daemon(hs->daemon);
+    free_server(hs);
+}

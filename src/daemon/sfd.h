@@ -1,0 +1,92 @@
+/*
+ * The service's shared state and the request being handled.
+ */
+#ifndef SFD_H
+#define SFD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "reply.h"
+#include "route.h"
+#include "sealflow/audit.h"
+#include "sealflow/keystore.h"
+#include "sealflow/tokens.h"
+
+#define SFD_UUID_LEN 36
+
+struct sfd_server {
+    const struct sfd_config *cfg;
+    struct sf_keystore *ks;
+    struct sf_token_store *tokens;
+    struct sf_audit *audit;
+    struct sfd_metrics *metrics;
+    char cluster_id[SFD_UUID_LEN + 1];
+    time_t started;
+};
+
+/* What the HTTP layer hands to sfd_handle(). */
+struct sfd_http {
+    const char *method;
+    const char *path;      /* raw, still percent-encoded */
+    bool is_list_query;    /* ?list=true */
+    const char *format;    /* ?format=..., or NULL */
+    const char *token;     /* X-Vault-Token or Bearer token, or NULL */
+    const char *remote;    /* client address text */
+    const uint8_t *body;
+    size_t body_len;
+    bool is_body_too_large;
+};
+
+/* A request on its way through the handlers. */
+struct sfd_req {
+    struct sfd_server *srv;
+    const struct sfd_http *http;
+    struct sfd_route route;
+    enum sfd_op op;
+    bool has_token;
+    struct sf_token_info token;
+    json_t *body;
+    char request_id[SFD_UUID_LEN + 1];
+    /* Filled by handlers for the audit entry. */
+    uint32_t version;
+    size_t batch_count;
+    const uint8_t *audit_context;
+    size_t audit_context_len;
+    const uint8_t *audit_input;
+    size_t audit_input_len;
+    /* Set by a handler that audited a change itself (encrypt creating
+     * its key) or was refused because that entry failed. */
+    bool was_mutated;
+    bool is_audit_refused;
+};
+
+/* The rendered reply for the HTTP layer. */
+struct sfd_out {
+    unsigned status;
+    char *body;              /* malloc'd; NULL for none */
+    size_t body_len;
+    const char *content_type;
+    char request_id[SFD_UUID_LEN + 1];
+};
+
+/* Handles one request end to end: route, authenticate, authorise,
+ * audit, execute, render. Never fails; out->body is freed by the
+ * caller. */
+void sfd_handle(struct sfd_server *srv, const struct sfd_http *in,
+                struct sfd_out *out);
+
+/* A random (version 4) UUID. */
+void sfd_uuid(char out[SFD_UUID_LEN + 1]);
+
+/* Writes an audit entry for rq with the given outcome; false when it could
+ * not be written (the request must then be refused with 503). */
+bool sfd_audit_write(struct sfd_req *rq, const char *outcome,
+                     unsigned status, const char *error, uint64_t latency_us);
+
+#endif
