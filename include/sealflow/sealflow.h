@@ -11,6 +11,7 @@
 #include "sealflow/keystore.h"
 #include "sealflow/log.h"
 #include "sealflow/policy.h"
+#include "sealflow/remote.h"
 #include "sealflow/secret.h"
 #include "sealflow/status.h"
 

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <pthread.h>
+#include <string.h>
+#include <stdlib.h>
 
 #include "error.h"
 #include "kdf.h"
@@ -165,6 +167,101 @@ static sf_status hkdf_run(enum sf_md md, int mode, const struct hkdf_in *in,
     return rc;
 }
 
+/*
+ * One HMAC context per thread and digest, made on first use and freed
+ * when the thread exits. OpenSSL 3.0's HKDF provider fetches its digest
+ * by name on every derive and cannot be duplicated, which costs about
+ * 4 us per call; re-keying a kept HMAC context costs about 0.7 us, so
+ * short HKDF outputs on hot paths (a per-wrap subkey) go this way.
+ */
+struct thread_macs {
+    EVP_MAC_CTX *ctx[3];
+};
+
+static pthread_key_t macs_key;
+static pthread_once_t macs_once = PTHREAD_ONCE_INIT;
+static int macs_key_ok;
+
+static void thread_macs_free(void *p)
+{
+    struct thread_macs *m = p;
+
+    for (size_t i = 0; i < 3; i++) {
+        EVP_MAC_CTX_free(m->ctx[i]);
+    }
+    free(m);
+}
+
+static void macs_key_init(void)
+{
+    macs_key_ok = pthread_key_create(&macs_key, thread_macs_free) == 0;
+}
+
+/* The calling thread's HMAC context for md (already checked by
+ * ready()), or NULL when one cannot be made. */
+static EVP_MAC_CTX *thread_mac(enum sf_md md)
+{
+    struct thread_macs *m;
+    OSSL_PARAM params[2];
+
+    pthread_once(&macs_once, macs_key_init);
+    if (!macs_key_ok) {
+        return NULL;
+    }
+    m = pthread_getspecific(macs_key);
+    if (m == NULL) {
+        m = calloc(1, sizeof *m);
+        if (m == NULL || pthread_setspecific(macs_key, m) != 0) {
+            free(m);
+            return NULL;
+        }
+    }
+    if (m->ctx[md] == NULL) {
+        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                     (char *)md_name(md), 0);
+        params[1] = OSSL_PARAM_construct_end();
+        m->ctx[md] = EVP_MAC_CTX_new(hmac_alg);
+        if (m->ctx[md] != NULL &&
+            EVP_MAC_CTX_set_params(m->ctx[md], params) != 1) {
+            EVP_MAC_CTX_free(m->ctx[md]);
+            m->ctx[md] = NULL;
+        }
+    }
+    return m->ctx[md];
+}
+
+/* RFC 5869 with out_len <= HashLen: PRK = HMAC(salt, IKM), then
+ * OKM = first out_len bytes of HMAC(PRK, info || 0x01). */
+static sf_status hkdf_short(enum sf_md md, const struct hkdf_in *in,
+                            uint8_t *out, size_t out_len)
+{
+    EVP_MAC_CTX *c = thread_mac(md);
+    size_t hlen = sf_md_len(md);
+    uint8_t prk[SF_MD_MAX_LEN];
+    uint8_t t[SF_MD_MAX_LEN];
+    const uint8_t one = 1;
+    size_t got = 0;
+    sf_status rc = SF_OK;
+
+    if (c == NULL ||
+        EVP_MAC_init(c, in->salt_len > 0 ? in->salt : zeros,
+                     in->salt_len > 0 ? in->salt_len : hlen, NULL) != 1 ||
+        EVP_MAC_update(c, nonnull(in->key), in->key_len) != 1 ||
+        EVP_MAC_final(c, prk, &got, hlen) != 1 || got != hlen ||
+        EVP_MAC_init(c, prk, hlen, NULL) != 1 ||
+        EVP_MAC_update(c, nonnull(in->info), in->info_len) != 1 ||
+        EVP_MAC_update(c, &one, 1) != 1 ||
+        EVP_MAC_final(c, t, &got, hlen) != 1 || got != hlen) {
+        rc = sf_fail(SF_ERR_CRYPTO, "hkdf: OpenSSL HMAC-%s failed",
+                     md_name(md));
+    } else {
+        memcpy(out, t, out_len);
+    }
+    sf_wipe(prk, sizeof prk);
+    sf_wipe(t, sizeof t);
+    return rc;
+}
+
 /* Common checks of expand and full HKDF: output size and NULL buffers. */
 static sf_status check_expand(enum sf_md md, const uint8_t *info,
                               size_t info_len, const uint8_t *out,
@@ -238,6 +335,9 @@ sf_status sf_hkdf(enum sf_md md, const uint8_t *salt, size_t salt_len,
     }
     if (out_len == 0) {
         return SF_OK;
+    }
+    if (out_len <= sf_md_len(md)) {
+        return hkdf_short(md, &in, out, out_len);
     }
     return hkdf_run(md, EVP_KDF_HKDF_MODE_EXTRACT_AND_EXPAND, &in, out,
                     out_len);

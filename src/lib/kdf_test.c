@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "kdf.h"
+#include "sealflow/secret.h"
 #include "vectors.h"
 
 struct hkdf_case {
@@ -208,6 +209,46 @@ static void test_hash_matches_fips180_abc(void **state)
 }
 
 /* RFC 5869 appendix A.1, step by step. */
+/*
+ * sf_hkdf computes outputs of at most one hash block with a kept HMAC
+ * context; longer ones, and extract/expand, go through OpenSSL's HKDF.
+ * Both must agree for every length, salt and info shape.
+ */
+static void test_hkdf_short_path_agrees_with_extract_expand(void **state)
+{
+    static const enum sf_md mds[] = {SF_MD_SHA256, SF_MD_SHA512};
+    uint8_t ikm[48];
+    uint8_t salt[40];
+    uint8_t info[70];
+    uint8_t prk[SF_MD_MAX_LEN];
+    uint8_t a[SF_MD_MAX_LEN];
+    uint8_t b[SF_MD_MAX_LEN];
+
+    (void)state;
+    for (size_t m = 0; m < 2; m++) {
+        size_t hlen = sf_md_len(mds[m]);
+
+        for (size_t len = 1; len <= hlen; len += 7) {
+            size_t salt_len = len % 3 == 0 ? 0 : len % sizeof salt;
+            size_t info_len = (len * 5) % sizeof info;
+
+            assert_int_equal(sf_random(ikm, sizeof ikm), SF_OK);
+            assert_int_equal(sf_random(salt, sizeof salt), SF_OK);
+            assert_int_equal(sf_random(info, sizeof info), SF_OK);
+            assert_int_equal(sf_hkdf(mds[m], salt, salt_len, ikm, sizeof ikm,
+                                     info, info_len, a, len),
+                             SF_OK);
+            assert_int_equal(sf_hkdf_extract(mds[m], salt, salt_len, ikm,
+                                             sizeof ikm, prk),
+                             SF_OK);
+            assert_int_equal(sf_hkdf_expand(mds[m], prk, hlen, info,
+                                            info_len, b, len),
+                             SF_OK);
+            assert_memory_equal(a, b, len);
+        }
+    }
+}
+
 static void test_hkdf_extract_expand_match_rfc5869_case1(void **state)
 {
     static const uint8_t prk_exp[4] = {0x07, 0x77, 0x09, 0x36};
@@ -263,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_hash_matches_fips180_abc),
         cmocka_unit_test(test_hkdf_extract_expand_match_rfc5869_case1),
         cmocka_unit_test(test_hkdf_expand_limit_is_255_blocks),
+        cmocka_unit_test(test_hkdf_short_path_agrees_with_extract_expand),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
