@@ -98,9 +98,8 @@ static void items(json_t *body, const char *field)
         if (it->value != NULL) {
             check_ciphertext(it->value);
         }
-        if (sfd_aad_build((const uint8_t *)c, strlen(c), NULL, 0,
-                          it->value != NULL && it->value[0] == '\0',
-                          &aad) != SF_OK) {
+        if (sfd_aad_build((const uint8_t *)c, strlen(c), NULL, 0, &aad) !=
+            SF_OK) {
             abort();
         }
         sf_buf_free(&aad);

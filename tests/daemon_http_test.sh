@@ -174,6 +174,76 @@ for t in x25519 rsa-3072; do
     done
 done
 
+# --- empty plaintexts are wrapped as they are ------------------------------
+# The wrap of an empty plaintext is the keystore's overhead alone: 40
+# bytes for symmetric keys, 48 for x25519, one modulus (384) for
+# rsa-3072; no stand-in byte is wrapped in its place.
+body_len() {
+    local c=$1
+    base64 -d <<< "${c#vault:v*:}" | wc -c
+}
+api POST /v1/transit/keys/empty
+for k in empty asym-x25519 asym-rsa-3072; do
+    case $k in
+        empty) want=40 ;;
+        asym-x25519) want=48 ;;
+        *) want=384 ;;
+    esac
+    api POST "/v1/transit/encrypt/$k" '{"plaintext":""}'
+    c=$(jq -r .data.ciphertext <<< "$BODY")
+    check "$k: an empty plaintext wraps to $want bytes" "200 $want" \
+        "$STATUS $(body_len "$c")"
+    api POST "/v1/transit/decrypt/$k" "{\"ciphertext\":\"$c\"}"
+    check "$k: it decrypts to empty" '200 ""' \
+        "$STATUS $(jq .data.plaintext <<< "$BODY")"
+done
+api POST /v1/transit/encrypt/empty '{"plaintext":"","context":"Y3R4"}'
+c=$(jq -r .data.ciphertext <<< "$BODY")
+api POST /v1/transit/decrypt/empty "{\"ciphertext\":\"$c\"}"
+check "an empty plaintext is bound to its context" 400 "$STATUS"
+api POST /v1/transit/rewrap/empty "{\"ciphertext\":\"$c\",\"context\":\"Y3R4\"}"
+c2=$(jq -r .data.ciphertext <<< "$BODY")
+api POST /v1/transit/decrypt/empty \
+    "{\"ciphertext\":\"$c2\",\"context\":\"Y3R4\"}"
+check "a rewrapped empty plaintext stays empty" '200 ""' \
+    "$STATUS $(jq .data.plaintext <<< "$BODY")"
+raw=$(base64 -d <<< "${c2#vault:v1:}" | od -An -tx1 | tr -d ' \n')
+flipped=$(printf '%s' "${raw:0:78}$(printf '%02x' $((0x${raw:78:2} ^ 1)))" |
+    xxd -r -p | base64 -w0)
+api POST /v1/transit/decrypt/empty \
+    "{\"ciphertext\":\"vault:v1:$flipped\",\"context\":\"Y3R4\"}"
+check_contains "a changed empty ciphertext fails authentication" \
+    "400 {\"errors\":[\"decryption failed" "$STATUS $BODY"
+
+# --- key read: every version with its own creation time -------------------
+# Versions are a second apart; the keys map gives each its own time, as
+# the keystore records it (the CLI reads the same keystore).
+api POST /v1/transit/keys/timed
+sleep 1.1
+api POST /v1/transit/keys/timed/rotate
+sleep 1.1
+api POST /v1/transit/keys/timed/rotate
+api GET /v1/transit/keys/timed
+t1=$(jq '.data.keys["1"]' <<< "$BODY")
+t2=$(jq '.data.keys["2"]' <<< "$BODY")
+t3=$(jq '.data.keys["3"]' <<< "$BODY")
+check "the keys map has three versions" 3 \
+    "$(jq '.data.keys | length' <<< "$BODY")"
+check "each version has its own, increasing time" yes \
+    "$([ "$t1" -lt "$t2" ] && [ "$t2" -lt "$t3" ] && echo yes)"
+"$SF_CLI" --keystore "$WORK/dev/keystore.db" --root-key \
+    "$WORK/dev/root.key" keys show timed --json > "$WORK/show" 2>&1
+iso() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ; }
+check "the times match the keystore's" \
+    "$(iso "$t1") $(iso "$t2") $(iso "$t3")" \
+    "$(jq -r '[.versions[].created_at] | join(" ")' "$WORK/show")"
+api POST /v1/transit/keys/asym-x25519/rotate
+api GET /v1/transit/keys/asym-x25519
+check "x25519 versions carry creation_time and public_key" "2 2" \
+    "$(jq '[.data.keys[] | .creation_time] | length' <<< "$BODY") \
+$(jq '[.data.keys[] | .public_key | select(startswith("sealflow-x25519:"))]
+    | length' <<< "$BODY")"
+
 # --- limits ------------------------------------------------------------------
 head -c 1100000 /dev/zero | tr '\0' 'a' > "$WORK/big"
 STATUS=$(curl -s -o "$WORK/resp" -w '%{http_code}' -X POST \

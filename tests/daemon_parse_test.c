@@ -216,15 +216,15 @@ static void test_aad_layout(void **state)
 {
     static const uint8_t want[] = {
         's', 'e', 'a', 'l', 'f', 'l', 'o', 'w', '-', 't', 'r', 'a', 'n', 's',
-        'i', 't', 0, 1, 0, 0, 0, 2, 'c', 'x', 0, 0, 0, 1, 'd',
+        'i', 't', 0, 0, 0, 0, 0, 2, 'c', 'x', 0, 0, 0, 1, 'd',
     };
     struct sf_buf aad = SF_BUF_INIT;
 
     (void)state;
-    assert_int_equal(sfd_aad_build(NULL, 0, NULL, 0, false, &aad), SF_OK);
+    assert_int_equal(sfd_aad_build(NULL, 0, NULL, 0, &aad), SF_OK);
     assert_int_equal(aad.len, 0);
     assert_int_equal(sfd_aad_build((const uint8_t *)"cx", 2,
-                                   (const uint8_t *)"d", 1, true, &aad),
+                                   (const uint8_t *)"d", 1, &aad),
                      SF_OK);
     assert_int_equal(aad.len, sizeof want);
     assert_memory_equal(aad.data, want, sizeof want);

@@ -16,11 +16,14 @@
  * key is, so an investigator holding the audit key can check whether a
  * given value was used. Key material, plaintext and tokens never appear.
  *
- * Writes are group-committed: sf_audit_append() hands the entry to one
- * writer thread, which writes every entry waiting at that moment with one
- * write() and one fdatasync(), then wakes their callers. A caller returns
- * only once its entry is durable, or with an error when it is not, so a
- * service can refuse the request (fail closed).
+ * Writes are group-committed: sf_audit_append() formats the entry in the
+ * calling thread and hands it to one writer thread, which chains every
+ * entry waiting at that moment, writes them with one write() and one
+ * fdatasync(), then wakes exactly their callers. A caller returns only
+ * once its entry is durable, or with an error when it is not, so a
+ * service can refuse the request (fail closed). sf_audit_submit() does
+ * the same without blocking: it calls back once the entry is durable, so
+ * an event-driven server need not park a thread per waiting request.
  */
 #ifndef SEALFLOW_AUDIT_H
 #define SEALFLOW_AUDIT_H
@@ -42,7 +45,7 @@ extern "C" {
 
 /* One audited request. Strings may be NULL (omitted from the line) and are
  * cut at 256 bytes. The caller keeps everything alive until
- * sf_audit_append() returns. */
+ * sf_audit_append() or sf_audit_submit() returns. */
 struct sf_audit_event {
     const char *request_id;
     const char *accessor;  /* the token's accessor, never the token */
@@ -95,6 +98,30 @@ SF_API SF_MUST_CHECK sf_status sf_audit_open(
  */
 SF_API SF_MUST_CHECK sf_status sf_audit_append(struct sf_audit *a,
                                                const struct sf_audit_event *ev);
+
+/*
+ * Called exactly once for an entry queued by sf_audit_submit(): rc is
+ * SF_OK when the entry is durable, or SF_ERR_IO when it could not be
+ * written (the entry is then not in the log), with why a secret-free
+ * reason valid only during the call. Runs on the writer thread, after
+ * the commit and without any lock held: it must be short, must not block
+ * and must not call into the log.
+ */
+typedef void (*sf_audit_done_fn)(void *arg, sf_status rc, const char *why);
+
+/*
+ * Queues one entry without waiting. The entry is formatted (and its
+ * sensitive values HMACed) before the call returns, so ev and everything
+ * it points to may be released at once. On SF_OK, done(arg, ...) follows
+ * exactly once, from the writer thread, possibly before this call
+ * returns. Otherwise done is never called: SF_ERR_UNAVAILABLE when the
+ * log is closing, SF_ERR_LIMIT when the line would exceed
+ * SF_AUDIT_LINE_MAX, SF_ERR_NOMEM. Safe to call from many threads.
+ */
+SF_API SF_MUST_CHECK sf_status sf_audit_submit(struct sf_audit *a,
+                                               const struct sf_audit_event *ev,
+                                               sf_audit_done_fn done,
+                                               void *arg);
 
 /* Writes a checkpoint now and waits for it to be durable. */
 SF_API SF_MUST_CHECK sf_status sf_audit_checkpoint(struct sf_audit *a);

@@ -37,7 +37,8 @@ enum sf_suite {
 enum sf_stanza_type {
     SF_STANZA_KEK = 1,      /* symmetric KEK from a keystore */
     SF_STANZA_X25519 = 2,   /* HPKE to an X25519 public key */
-    SF_STANZA_RSA_OAEP = 3  /* RSA-OAEP-SHA256 */
+    SF_STANZA_RSA_OAEP = 3, /* RSA-OAEP-SHA256 */
+    SF_STANZA_REMOTE = 4    /* key service ("kms:NAME"), docs/REMOTE.md */
 };
 
 /* Limits of format version 1; docs/FORMAT.md says how each is checked. */

@@ -3,7 +3,8 @@
  *
  * The embedded default is one SQLite file. Every key version's material is
  * stored encrypted under the root key (AES-256-GCM, with the key name,
- * version and type as associated data), so the file alone reveals nothing,
+ * version, type and the version's creation time as associated data), so
+ * the file alone reveals nothing and an edited creation time is noticed,
  * and every key's settings carry a MAC under a key derived from the root
  * key, so settings edited in the file are refused (an older copy of the
  * whole file is not detected: docs/KEYSTORE.md, "Limitations").
@@ -96,6 +97,12 @@ struct sf_key_info {
     int64_t latest_created_at;        /* Unix seconds, newest version */
 };
 
+/* One available version of a key. */
+struct sf_key_version_info {
+    uint32_t version;
+    int64_t created_at; /* Unix seconds */
+};
+
 /* Fields of a config change; only those with has_* set are changed. */
 struct sf_key_config {
     bool has_min_decryption_version;
@@ -143,8 +150,12 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_create(
 /* Opens an existing keystore. SF_ERR_ROOT_KEY when root_key is not the one
  * it was created with; SF_ERR_STORE when the file is not a keystore;
  * SF_ERR_IO when it does not exist; SF_ERR_UNSUPPORTED when its schema is
- * newer than this library, or an older one it no longer opens. The file
- * must be writable (SQLite's WAL mode writes beside it even to read).
+ * newer than this library, or an older one it no longer opens. A schema
+ * version 2 file is upgraded in place, in one transaction, once the root
+ * key proved right (docs/KEYSTORE.md, "Upgrading from schema version 2");
+ * SF_ERR_STORE, leaving it unchanged, when a row was modified outside
+ * sealflow. The file must be writable (SQLite's WAL mode writes beside it
+ * even to read).
  *
  * Every key's settings (the sf_key_info fields) carry a MAC under a key
  * derived from the root key. Every call that reads them from the file
@@ -176,6 +187,24 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_create_key(
 SF_API SF_MUST_CHECK sf_status sf_keystore_key_info(struct sf_keystore *ks,
                                                     const char *name,
                                                     struct sf_key_info *out);
+
+/*
+ * Lists the available versions of a key, min_available_version to
+ * latest_version in ascending order, each with its creation time; *out
+ * is malloc'd (free with free()) and *count is latest - min_available
+ * + 1. Each time is authenticated: it is part of the associated data
+ * that seals the version's material under the root key, so every version
+ * row is opened (and its material wiped at once) on each call.
+ * SF_ERR_KEY_NOT_FOUND, SF_ERR_KEY_NAME, SF_ERR_STORE (a settings MAC or
+ * a version that does not authenticate, a missing version row: the file
+ * was modified outside sealflow). On failure *out is NULL and *count 0.
+ * Reads the file directly (no cache) inside one transaction that holds
+ * the write lock while it reads, so no rotation or trim by another
+ * process lands between the key row and its versions.
+ */
+SF_API SF_MUST_CHECK sf_status sf_keystore_versions(
+    struct sf_keystore *ks, const char *name,
+    struct sf_key_version_info **out, size_t *count);
 
 /* Lists keys in name order; *out is malloc'd (free with free()). */
 SF_API SF_MUST_CHECK sf_status sf_keystore_list(struct sf_keystore *ks,
@@ -225,8 +254,11 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_trim(struct sf_keystore *ks,
  * RSA: OAEP-SHA256 (MGF1-SHA256) with label binding || aad; out is the
  * modulus length.
  * The wrapped bytes are appended to out; on failure out keeps its old
- * length. pt_len is 1 to SF_KEYSTORE_WRAP_MAX (SF_ERR_INVALID_ARG for an
- * empty secret, SF_ERR_LIMIT above). SF_ERR_KEY_NOT_FOUND,
+ * length. pt_len is 0 to SF_KEYSTORE_WRAP_MAX (SF_ERR_LIMIT above); pt
+ * may be NULL when pt_len is 0. An empty secret is a valid message for
+ * every type: its wrap is the overhead alone (symmetric, x25519) or one
+ * modulus (RSA), and it still authenticates the binding and aad.
+ * SF_ERR_KEY_NOT_FOUND,
  * SF_ERR_KEY_VERSION (a version that does not exist, was trimmed, or is
  * below min_decryption_version or min_encryption_version), SF_ERR_STORE
  * (the stored material failed authentication: the file was modified).
@@ -244,7 +276,14 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_wrap(
  * min_decryption_version 2") when version < min_decryption_version, was
  * trimmed, or is above the latest; SF_ERR_AUTH when the data or aad do
  * not match (one status for every such case, so it is no oracle).
- * *out receives the secret (caller frees); NULL on failure. */
+ * *out receives the secret (caller frees); NULL on failure.
+ *
+ * Limitation: struct sf_secret cannot hold zero bytes (sf_secret_new
+ * refuses a length of 0), so when the wrapped secret was empty this
+ * returns SF_OK with *out NULL. sf_secret_len(NULL) is 0, so a caller
+ * that checks the length it expects (a data key) refuses it as it
+ * refuses any secret of the wrong size.
+ */
 SF_API SF_MUST_CHECK sf_status sf_keystore_unwrap(
     struct sf_keystore *ks, const char *name, uint32_t version,
     const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len,

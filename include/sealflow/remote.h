@@ -32,10 +32,6 @@
 extern "C" {
 #endif
 
-/* Stanza type of remote keys (the next free value of enum
- * sf_stanza_type). */
-#define SF_STANZA_REMOTE 4
-
 /* Prefix of remote key ids: "kms:NAME". */
 #define SF_REMOTE_PREFIX "kms:"
 

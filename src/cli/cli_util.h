@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sealflow/buf.h"
 #include "sealflow/status.h"
@@ -91,5 +92,42 @@ int cli_json_print(json_t *v);
 /* Reads a whole file (at most max bytes) into out, which is wiped on
  * release, so this is fit for secret files. Prints the error. */
 int cli_read_file(const char *path, size_t max, struct sf_buf *out);
+
+/* Longest command-line argument that messages may quote. */
+#define CLI_SHOW_MAX 100
+
+/*
+ * true when a command-line argument must never be echoed because it may
+ * be a secret: it holds "secret" or "private key" (in any case), a line
+ * break, or more than CLI_SHOW_MAX bytes. An identity pasted where a
+ * file name or a recipient belongs is the case this guards against.
+ */
+bool cli_arg_is_secret(const char *s);
+
+/*
+ * Renders an argument for a message into out (always NUL-terminated) and
+ * returns out: "(N bytes, not shown)" when cli_arg_is_secret(s), else s
+ * escaped by cli_escape.
+ */
+const char *cli_show(const char *s, char *out, size_t out_len);
+
+/*
+ * Escapes len bytes of s for a terminal into out (always NUL-terminated)
+ * and returns out: control characters become \n, \r, \t or \xHH, bytes
+ * that are not valid UTF-8 become \xHH, and C1 controls and the Unicode
+ * direction overrides become \uHHHH, so text read from a file cannot
+ * move the cursor, recolour or reorder what the terminal shows. Text
+ * that does not fit is cut at a character and ends in "...".
+ */
+const char *cli_escape(const char *s, size_t len, char *out,
+                       size_t out_len);
+
+/* Writes the NUL-terminated s to f escaped as cli_escape does, whatever
+ * its length. */
+void cli_fput_escaped(FILE *f, const char *s);
+
+/* Flushes stdout; on failure prints "writing to stdout failed" and
+ * returns CLI_EXIT_IO. */
+int cli_flush_stdout(void);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cli_args.h"
 #include "cli_io.h"
+#include "cli_remote.h"
 #include "cli_util.h"
 #include "cmd.h"
 #include "sealflow/envelope.h"
@@ -19,7 +20,10 @@ enum {
     OPT_FRAME,
     OPT_THREADS,
     OPT_OUT,
-    OPT_IDENTITY
+    OPT_IDENTITY,
+    OPT_ADDR,
+    OPT_TOKEN_FILE,
+    OPT_TOKEN
 };
 
 /* Largest recipient or identity file read (PEM RSA-4096 keys are ~3 KiB).
@@ -43,6 +47,7 @@ struct file_state {
     struct ctx_pairs pairs;
     struct sf_seal_opts opts;
     const char *out;
+    struct cli_remote remote;
 };
 
 static const struct cli_opt encrypt_opts[] = {
@@ -53,6 +58,9 @@ static const struct cli_opt encrypt_opts[] = {
     {"frame-size", 0, true, OPT_FRAME},
     {"threads", 0, true, OPT_THREADS},
     {"output", 'o', true, OPT_OUT},
+    {"addr", 0, true, OPT_ADDR},
+    {"token-file", 0, true, OPT_TOKEN_FILE},
+    {"token", 0, true, OPT_TOKEN},
     {NULL, 0, false, 0},
 };
 
@@ -61,6 +69,9 @@ static const struct cli_opt decrypt_opts[] = {
     {"context", 'c', true, OPT_CONTEXT},
     {"threads", 0, true, OPT_THREADS},
     {"output", 'o', true, OPT_OUT},
+    {"addr", 0, true, OPT_ADDR},
+    {"token-file", 0, true, OPT_TOKEN_FILE},
+    {"token", 0, true, OPT_TOKEN},
     {NULL, 0, false, 0},
 };
 
@@ -169,6 +180,14 @@ static int file_opt(void *state, int id, const char *arg)
         }
         st->opts.threads = (unsigned)v;
         return CLI_EXIT_OK;
+    case OPT_ADDR:
+        st->remote.addr_opt = arg;
+        return CLI_EXIT_OK;
+    case OPT_TOKEN_FILE:
+        st->remote.token_file_opt = arg;
+        return CLI_EXIT_OK;
+    case OPT_TOKEN:
+        return cli_remote_refuse_token(st->cmd);
     default:
         st->out = arg;
         return CLI_EXIT_OK;
@@ -235,25 +254,41 @@ static int load_recipient(const char *arg, struct sf_recipient **out)
     return code;
 }
 
+/* One -k key: "kms:NAME" is wrapped by the key service (opened on first
+ * use), any other name by the keystore (opened on first use). No request
+ * is sent yet: the service is first asked when the message is sealed. */
+static int key_recipient(struct cli_ctx *ctx, struct file_state *st,
+                         const char *name, struct sf_recipient **out)
+{
+    bool is_kms = cli_remote_is_kms(name);
+    sf_status rc;
+    int code;
+
+    code = is_kms ? cli_remote_open(st->cmd, &st->remote)
+                  : cli_keystore_open(ctx);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
+    sf_clear_error();
+    rc = is_kms ? sf_recipient_remote(st->remote.r, name, out)
+                : sf_recipient_keystore(ctx->ks, name, out);
+    if (rc != SF_OK) {
+        return cli_fail(rc, "key '%s'", name);
+    }
+    return CLI_EXIT_OK;
+}
+
 /* Builds every -k and -r recipient; rcpts[*n] on success. */
 static int build_recipients(struct cli_ctx *ctx, struct file_state *st,
                             struct sf_recipient **rcpts, size_t *n)
 {
     size_t i;
-    sf_status rc;
     int code;
 
-    if (st->key_len > 0) {
-        code = cli_keystore_open(ctx);
+    for (i = 0; i < st->key_len; i++) {
+        code = key_recipient(ctx, st, st->keys[i], &rcpts[*n]);
         if (code != CLI_EXIT_OK) {
             return code;
-        }
-    }
-    for (i = 0; i < st->key_len; i++) {
-        sf_clear_error();
-        rc = sf_recipient_keystore(ctx->ks, st->keys[i], &rcpts[*n]);
-        if (rc != SF_OK) {
-            return cli_fail(rc, "key '%s'", st->keys[i]);
         }
         (*n)++;
     }
@@ -354,7 +389,8 @@ static const char encrypt_help[] =
     "them can open the result. At least one -k or -r is needed.\n"
     "\n"
     "Options:\n"
-    "  -k, --key KEY            a keystore key (its newest version)\n"
+    "  -k, --key KEY            a keystore key (its newest version), or\n"
+    "                           kms:NAME, a key held by the key service\n"
     "  -r, --recipient R        \"sealflow-x25519:...\", or a file holding a\n"
     "                           recipient string or an RSA public key PEM\n"
     "  -c, --context KEY=VALUE  authenticated, unencrypted context pair;\n"
@@ -365,11 +401,17 @@ static const char encrypt_help[] =
     "  --threads N              frames sealed in parallel (default: CPUs)\n"
     "  -o, --output OUT         write OUT (atomically) instead of stdout\n"
     "  --progress, --no-progress  force or hide the progress bar\n"
+    "  --addr URL               the key service for kms: keys (default:\n"
+    "                           $SEALFLOW_ADDR, else $VAULT_ADDR)\n"
+    "  --token-file FILE        read the service token from FILE (default:\n"
+    "                           $SEALFLOW_TOKEN, else $VAULT_TOKEN)\n"
     "\n"
     "Refuses to write ciphertext to a terminal, and -o naming IN.\n"
     "\n"
     "Examples:\n"
     "  sealflow encrypt -k orders -c tenant=acme -o data.sf data.csv\n"
+    "  SEALFLOW_ADDR=https://kms:8200 sealflow encrypt -k kms:orders \\\n"
+    "      --token-file ~/.kms-token -o data.sf data.csv\n"
     "  tar c dir | sealflow encrypt -r partner.pub > dir.tar.sf\n";
 
 /* Builds the recipients and the sealer, then seals in_path. */
@@ -390,6 +432,10 @@ static int encrypt_run(struct cli_ctx *ctx, struct file_state *st,
         rc = sf_sealer_new(&st->opts, rcpts, n, &s);
         code = rc == SF_OK ? encrypt_file(ctx, st, s, in_path)
                            : cli_fail(rc, "cannot start encrypting");
+        if (rc != SF_OK && st->remote.r != NULL) {
+            code = cli_remote_exit(rc, code);
+            cli_remote_hint(rc);
+        }
     }
     sf_sealer_free(s);
     while (n > 0) {
@@ -423,6 +469,7 @@ int cmd_encrypt(struct cli_ctx *ctx, int argc, char **argv)
     }
 
 out:
+    cli_remote_close(&st.remote);
     context_free(&st.pairs);
     return code;
 }
@@ -483,12 +530,17 @@ static int build_identities(struct cli_ctx *ctx, struct file_state *st,
     return CLI_EXIT_OK;
 }
 
-static int no_identities(struct cli_ctx *ctx)
+static int no_identities(struct cli_ctx *ctx, bool has_kms)
 {
     cli_error(CLI_EXIT_NO_KEY, "decrypt: nothing to decrypt with: no "
-              "keystore at %s and no -i IDENTITY", ctx->keystore_path);
-    cli_hint("pass -i FILE with your identity, or point --keystore at the "
-             "keystore holding the key");
+              "keystore at %s, no -i IDENTITY%s", ctx->keystore_path,
+              has_kms ? " and no key service" : "");
+    if (has_kms) {
+        cli_remote_setup_hint();
+    } else {
+        cli_hint("pass -i FILE with your identity, or point --keystore at "
+                 "the keystore holding the key");
+    }
     return CLI_EXIT_NO_KEY;
 }
 
@@ -533,6 +585,9 @@ static void diagnose(struct cli_ctx *ctx, const struct file_state *st,
     for (i = 0; i < info->stanza_len; i++) {
         const struct sf_stanza_info *z = &info->stanzas[i];
 
+        if (z->type == SF_STANZA_REMOTE || cli_remote_is_kms(z->key_id)) {
+            continue; /* the key service's hint follows the loop */
+        }
         if (strchr(z->key_id, ':') != NULL) {
             has_partner = true;
         } else if (ctx->ks == NULL) {
@@ -551,6 +606,9 @@ static void diagnose(struct cli_ctx *ctx, const struct file_state *st,
     if (has_partner && st->id_len == 0) {
         cli_hint("the file is also sealed to partner keys; pass -i FILE "
                  "with a matching identity");
+    }
+    if (cli_remote_in_header(info) && st->remote.r == NULL) {
+        cli_remote_setup_hint();
     }
     sf_clear_error();
 }
@@ -624,8 +682,33 @@ static int decrypt_to(struct cli_ctx *ctx, struct file_state *st,
     return code;
 }
 
+/* Checks the -c pairs, adds the key service when the message needs it,
+ * and makes sure something can open the message. info is NULL when the
+ * header did not parse (status hst); the opener then says why. */
+static int before_open(struct cli_ctx *ctx, struct file_state *st,
+                       const char *in_name,
+                       const struct sf_header_info *info, sf_status hst,
+                       struct sf_identity **ids, size_t *n)
+{
+    int code = CLI_EXIT_OK;
+
+    if (st->pairs.len > 0) {
+        code = info != NULL ? check_context(&st->pairs, info)
+                            : cli_fail(hst, "decrypt: %s", in_name);
+    }
+    if (code == CLI_EXIT_OK && info != NULL) {
+        code = cli_remote_add_identity(st->cmd, &st->remote, info, ids,
+                                       n);
+    }
+    if (code == CLI_EXIT_OK && *n == 0) {
+        code = no_identities(ctx,
+                             info != NULL && cli_remote_in_header(info));
+    }
+    return code;
+}
+
 static int decrypt_file(struct cli_ctx *ctx, struct file_state *st,
-                        struct sf_identity **ids, size_t n,
+                        struct sf_identity **ids, size_t *n,
                         const char *in_path)
 {
     struct sf_open_opts oo = {st->opts.threads};
@@ -645,17 +728,21 @@ static int decrypt_file(struct cli_ctx *ctx, struct file_state *st,
     if (code == CLI_EXIT_OK) {
         code = cli_read_header(&in, &head, &info, &hst);
     }
-    if (code == CLI_EXIT_OK && st->pairs.len > 0) {
-        code = hst == SF_OK ? check_context(&st->pairs, &info)
-                            : cli_fail(hst, "decrypt: %s", in.name);
+    if (code == CLI_EXIT_OK) {
+        code = before_open(ctx, st, in.name, hst == SF_OK ? &info : NULL,
+                           hst, ids, n);
     }
     if (code == CLI_EXIT_OK) {
-        rc = sf_opener_new_opts(&oo, ids, n, &o);
+        rc = sf_opener_new_opts(&oo, ids, *n, &o);
         code = rc == SF_OK ? decrypt_to(ctx, st, o, &in, &head, &rc)
                            : cli_fail(rc, "cannot start decrypting");
     }
     if ((rc == SF_ERR_NO_KEY || rc == SF_ERR_KEY_VERSION) && hst == SF_OK) {
         diagnose(ctx, st, &info);
+    }
+    if (rc != SF_OK && st->remote.r != NULL) {
+        code = cli_remote_exit(rc, code);
+        cli_remote_hint(rc);
     }
     if (hst == SF_OK) {
         sf_header_info_free(&info);
@@ -672,7 +759,8 @@ static const char decrypt_help[] =
     "\n"
     "Opens a sealflow envelope from IN (default: stdin) and writes the\n"
     "plaintext to OUT (default: stdout). The keystore is tried first when\n"
-    "it exists, then each identity file. Plaintext is released only after\n"
+    "it exists, then each identity file, then the key service for kms:\n"
+    "stanzas when an address is set. Plaintext is released only after\n"
     "the header and each frame are authenticated; with -o, OUT appears\n"
     "(mode 0600) only when the whole message opened.\n"
     "\n"
@@ -684,6 +772,10 @@ static const char decrypt_help[] =
     "  --threads N              frames opened in parallel (default: CPUs)\n"
     "  -o, --output OUT         write OUT (atomically) instead of stdout\n"
     "  --progress, --no-progress  force or hide the progress bar\n"
+    "  --addr URL               the key service that opens kms: stanzas\n"
+    "                           (default: $SEALFLOW_ADDR, else $VAULT_ADDR)\n"
+    "  --token-file FILE        read the service token from FILE (default:\n"
+    "                           $SEALFLOW_TOKEN, else $VAULT_TOKEN)\n"
     "\n"
     "Examples:\n"
     "  sealflow decrypt -o data.csv data.sf\n"
@@ -694,7 +786,8 @@ int cmd_decrypt(struct cli_ctx *ctx, int argc, char **argv)
     struct file_state st = {.cmd = "decrypt"};
     struct cli_spec spec = {"decrypt", decrypt_help, decrypt_opts, file_opt,
                             &st, 0, 1, false, true};
-    struct sf_identity *ids[SF_STANZA_MAX + 1] = {NULL};
+    /* the keystore, every -i and the key service */
+    struct sf_identity *ids[SF_STANZA_MAX + 2] = {NULL};
     size_t n = 0;
     char **pos;
     int npos;
@@ -706,17 +799,15 @@ int cmd_decrypt(struct cli_ctx *ctx, int argc, char **argv)
         goto out;
     }
     code = build_identities(ctx, &st, ids, &n);
-    if (code == CLI_EXIT_OK && n == 0) {
-        code = no_identities(ctx);
-    }
     if (code == CLI_EXIT_OK) {
-        code = decrypt_file(ctx, &st, ids, n, npos > 0 ? pos[0] : NULL);
+        code = decrypt_file(ctx, &st, ids, &n, npos > 0 ? pos[0] : NULL);
     }
 
 out:
     while (n > 0) {
         sf_identity_free(ids[--n]);
     }
+    cli_remote_close(&st.remote);
     context_free(&st.pairs);
     return code;
 }

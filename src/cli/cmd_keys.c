@@ -175,8 +175,10 @@ static uint32_t effective_min_enc(const struct sf_key_info *k)
                                           : k->min_encryption_version;
 }
 
-/* The JSON object of one key; versions adds one entry per version. */
-static json_t *key_json(const struct sf_key_info *k, bool versions)
+/* The JSON object of one key; with vs (nv entries from
+ * sf_keystore_versions) it adds one entry per version. */
+static json_t *key_json(const struct sf_key_info *k,
+                        const struct sf_key_version_info *vs, size_t nv)
 {
     int64_t now = (int64_t)time(NULL);
     char created[32];
@@ -203,21 +205,43 @@ static json_t *key_json(const struct sf_key_info *k, bool versions)
                   "latest_created_at", latest, "latest_age_s",
                   (json_int_t)(now - k->latest_created_at),
                   "rotation_overdue", rotation_overdue(k, now));
-    if (o != NULL && versions) {
+    if (o != NULL && vs != NULL) {
         json_t *arr = json_array();
-        uint32_t v = k->min_available_version > 0 ? k->min_available_version
-                                                  : 1;
-        for (; arr != NULL && v <= k->latest_version && v != 0; v++) {
-            const char *at = v == 1 ? created
-                             : v == k->latest_version ? latest : NULL;
+        size_t i;
+
+        for (i = 0; arr != NULL && i < nv; i++) {
+            uint32_t v = vs[i].version;
+            char at[32];
+
+            cli_format_time(vs[i].created_at, at, sizeof at);
             json_array_append_new(arr, json_pack(
-                "{s:I, s:s?, s:b, s:b}", "version", (json_int_t)v,
-                "created_at", at, "decrypt", v >= k->min_decryption_version,
-                "encrypt", v >= effective_min_enc(k)));
+                "{s:I, s:s, s:I, s:b, s:b}", "version", (json_int_t)v,
+                "created_at", at, "created_at_s",
+                (json_int_t)vs[i].created_at, "decrypt",
+                v >= k->min_decryption_version, "encrypt",
+                v >= effective_min_enc(k)));
         }
         json_object_set_new(o, "versions", arr);
     }
     return o;
+}
+
+/* Prints a key as JSON with every version and its creation time. */
+static int print_key_json(struct cli_ctx *ctx, const struct sf_key_info *k)
+{
+    struct sf_key_version_info *vs = NULL;
+    size_t nv = 0;
+    sf_status rc;
+    int code;
+
+    sf_clear_error();
+    rc = sf_keystore_versions(ctx->ks, k->name, &vs, &nv);
+    if (rc != SF_OK) {
+        return key_fail(rc, "cannot read the versions of key", k->name);
+    }
+    code = cli_json_print(key_json(k, vs, nv));
+    free(vs);
+    return code;
 }
 
 static const char create_help[] =
@@ -257,7 +281,7 @@ static int keys_create(struct cli_ctx *ctx, int argc, char **argv)
         return key_fail(rc, "cannot create key", name);
     }
     if (ctx->json) {
-        return cli_json_print(key_json(&info, true));
+        return print_key_json(ctx, &info);
     }
     cli_note("created key %s (%s), version %" PRIu32, info.name,
              sf_key_type_name(info.type), info.latest_version);
@@ -319,7 +343,7 @@ static int keys_list(struct cli_ctx *ctx, int argc, char **argv)
     if (ctx->json) {
         json_t *arr = json_array();
         for (i = 0; arr != NULL && i < n; i++) {
-            json_array_append_new(arr, key_json(&keys[i], false));
+            json_array_append_new(arr, key_json(&keys[i], NULL, 0));
         }
         code = cli_json_print(json_pack("{s:o?}", "keys", arr));
     } else if (n > 0) {
@@ -332,33 +356,31 @@ static int keys_list(struct cli_ctx *ctx, int argc, char **argv)
 static const char show_help[] =
     "Usage: sealflow keys show NAME [--json]\n"
     "\n"
-    "Shows a key: type, versions and what each may still do, minimum\n"
-    "decryption and encryption versions, whether deletion is allowed, the\n"
-    "rotation period, the age of the newest version and whether rotation\n"
-    "is overdue.\n";
+    "Shows a key: type, every version with its creation time and what it\n"
+    "may still do, minimum decryption and encryption versions, whether\n"
+    "deletion is allowed, the rotation period, the age of the newest\n"
+    "version and whether rotation is overdue.\n";
 
-static void print_versions(const struct sf_key_info *k)
+static void print_versions(const struct sf_key_info *k,
+                           const struct sf_key_version_info *vs, size_t nv)
 {
     char at[32];
-    uint32_t v = k->min_available_version > 0 ? k->min_available_version
-                                              : 1;
+    size_t i;
 
     printf("versions:\n");
-    for (; v <= k->latest_version && v != 0; v++) {
+    for (i = 0; i < nv; i++) {
+        uint32_t v = vs[i].version;
         const char *use = v < k->min_decryption_version ? "retired"
                           : v < effective_min_enc(k) ? "decrypt only"
                           : "encrypt and decrypt";
-        if (v == 1 || v == k->latest_version) {
-            cli_format_time(v == 1 ? k->created_at : k->latest_created_at,
-                            at, sizeof at);
-            printf("  %-6" PRIu32 " %-20s created %s\n", v, use, at);
-        } else {
-            printf("  %-6" PRIu32 " %s\n", v, use);
-        }
+
+        cli_format_time(vs[i].created_at, at, sizeof at);
+        printf("  %-6" PRIu32 " %-20s created %s\n", v, use, at);
     }
 }
 
-static void print_show(const struct sf_key_info *k)
+static void print_show(const struct sf_key_info *k,
+                       const struct sf_key_version_info *vs, size_t nv)
 {
     int64_t now = (int64_t)time(NULL);
     char period[64] = "none";
@@ -384,7 +406,7 @@ static void print_show(const struct sf_key_info *k)
     printf("newest version age:      %s\n", age);
     printf("rotation overdue:        %s\n",
            rotation_overdue(k, now) ? "yes" : "no");
-    print_versions(k);
+    print_versions(k, vs, nv);
 }
 
 static int keys_show(struct cli_ctx *ctx, int argc, char **argv)
@@ -392,8 +414,10 @@ static int keys_show(struct cli_ctx *ctx, int argc, char **argv)
     struct cli_spec spec = {"keys show", show_help, NULL, NULL, NULL, 1, 1,
                             true, false};
     struct keys_state st = {0};
+    struct sf_key_version_info *vs = NULL;
     struct sf_key_info info;
     const char *name;
+    size_t nv = 0;
     sf_status rc;
     int code;
 
@@ -407,9 +431,14 @@ static int keys_show(struct cli_ctx *ctx, int argc, char **argv)
         return key_fail(rc, "cannot show key", name);
     }
     if (ctx->json) {
-        return cli_json_print(key_json(&info, true));
+        return print_key_json(ctx, &info);
     }
-    print_show(&info);
+    rc = sf_keystore_versions(ctx->ks, name, &vs, &nv);
+    if (rc != SF_OK) {
+        return key_fail(rc, "cannot read the versions of key", name);
+    }
+    print_show(&info, vs, nv);
+    free(vs);
     return CLI_EXIT_OK;
 }
 
@@ -444,7 +473,7 @@ static int keys_rotate(struct cli_ctx *ctx, int argc, char **argv)
         return key_fail(rc, "cannot rotate key", name);
     }
     if (ctx->json) {
-        return cli_json_print(key_json(&info, true));
+        return print_key_json(ctx, &info);
     }
     cli_note("rotated key %s to version %" PRIu32, name, v);
     cli_hint("move existing files to it with: sealflow rewrap -k %s FILE...",
@@ -516,7 +545,7 @@ static int keys_config(struct cli_ctx *ctx, int argc, char **argv)
         return config_fail(ctx, rc, name);
     }
     if (ctx->json) {
-        return cli_json_print(key_json(&info, true));
+        return print_key_json(ctx, &info);
     }
     cli_note("updated key %s", name);
     return CLI_EXIT_OK;

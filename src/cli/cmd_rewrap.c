@@ -37,6 +37,8 @@ static const char *stanza_name(enum sf_stanza_type t)
         return "x25519";
     case SF_STANZA_RSA_OAEP:
         return "rsa-oaep";
+    case SF_STANZA_REMOTE:
+        return "kms";
     default:
         return "unknown";
     }

@@ -13,6 +13,8 @@
 #include "cli_args.h"
 #include "cli_util.h"
 #include "cmd.h"
+#include "cmd_records.h"
+#include "cmd_service.h"
 
 static int cmd_help(struct cli_ctx *ctx, int argc, char **argv);
 static int cmd_version(struct cli_ctx *ctx, int argc, char **argv);
@@ -25,6 +27,12 @@ static const struct cli_cmd commands[] = {
     {"decrypt", cmd_decrypt, "open a sealed file"},
     {"rewrap", cmd_rewrap, "move sealed files to the newest key version"},
     {"inspect", cmd_inspect, "show a sealed file's header"},
+    {"seal", cmd_seal, "seal records field by field under a policy"},
+    {"open", cmd_open, "open sealed records, selectively by reader"},
+    {"coverage", cmd_coverage, "check sealed records against a policy"},
+    {"policy", cmd_policy, "check a policy, explain its decisions"},
+    {"token", cmd_token, "create, list, revoke sealflowd access tokens"},
+    {"audit", cmd_audit, "verify a sealflowd audit log"},
     {"help", cmd_help, "show help for a command"},
     {"version", cmd_version, "print the version"},
 };

@@ -11,6 +11,8 @@
  * replaced by 503, so no ciphertext, plaintext or key leaves the service
  * without a durable record.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -70,16 +72,34 @@ static const struct entry table[] = {
 
 #define TABLE_LEN (sizeof table / sizeof table[0])
 
-void sfd_uuid(char out[SFD_UUID_LEN + 1])
+/* Request ids: UUID-shaped (RFC 9562 version 8, "custom"), made of 74
+ * random bits drawn once per process and a 48-bit counter. They only need
+ * to be unique, not unpredictable (they are returned to the client and
+ * logged), and this avoids a call into the random generator for every
+ * request. */
+static uint8_t id_prefix[10];
+static atomic_uint_fast64_t id_counter;
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+
+static void id_init(void)
+{
+    if (sf_random(id_prefix, sizeof id_prefix) != SF_OK) {
+        /* Still unique within the process; across restarts the start
+         * time keeps them apart. */
+        uint64_t t = (uint64_t)time(NULL);
+
+        memcpy(id_prefix, &t, sizeof t);
+    }
+}
+
+/* Writes 16 bytes as a UUID with the given version nibble. */
+static void uuid_text(uint8_t b[16], unsigned version,
+                      char out[SFD_UUID_LEN + 1])
 {
     static const char hex[] = "0123456789abcdef";
-    uint8_t b[16] = {0};
     size_t o = 0;
 
-    if (sf_random(b, sizeof b) != SF_OK) {
-        memset(b, 0, sizeof b);
-    }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[6] = (uint8_t)((b[6] & 0x0f) | (version << 4));
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     for (size_t i = 0; i < 16; i++) {
         if (i == 4 || i == 6 || i == 8 || i == 10) {
@@ -89,6 +109,30 @@ void sfd_uuid(char out[SFD_UUID_LEN + 1])
         out[o++] = hex[b[i] & 15];
     }
     out[o] = '\0';
+}
+
+void sfd_request_id(char out[SFD_UUID_LEN + 1])
+{
+    uint8_t b[16];
+    uint64_t n;
+
+    pthread_once(&id_once, id_init);
+    n = atomic_fetch_add_explicit(&id_counter, 1, memory_order_relaxed);
+    memcpy(b, id_prefix, sizeof id_prefix);
+    for (size_t i = 0; i < 6; i++) {
+        b[15 - i] = (uint8_t)(n >> (8 * i));
+    }
+    uuid_text(b, 8, out);
+}
+
+void sfd_uuid(char out[SFD_UUID_LEN + 1])
+{
+    uint8_t b[16] = {0};
+
+    if (sf_random(b, sizeof b) != SF_OK) {
+        memset(b, 0, sizeof b);
+    }
+    uuid_text(b, 4, out);
 }
 
 static uint64_t now_us(void)
@@ -294,7 +338,7 @@ void sfd_handle(struct sfd_server *srv, const struct sfd_http *in,
     memset(out, 0, sizeof *out);
     rq.srv = srv;
     rq.http = in;
-    sfd_uuid(rq.request_id);
+    sfd_request_id(rq.request_id);
     dispatch(&rq, &r, start);
     if (r.status == 0) {
         sfd_reply_error(&r, 500, "internal error: no reply was produced");

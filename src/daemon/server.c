@@ -352,7 +352,7 @@ static struct MHD_Daemon *start_daemon(struct sfd_http_server *hs,
                                        struct sockaddr_storage *ss)
 {
     const struct sfd_config *cfg = hs->srv->cfg;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
                      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     bool has_tls = hs->tls_cert != NULL;

@@ -84,6 +84,10 @@ void sfd_handle(struct sfd_server *srv, const struct sfd_http *in,
 /* A random (version 4) UUID. */
 void sfd_uuid(char out[SFD_UUID_LEN + 1]);
 
+/* A request id: UUID-shaped, unique but not unpredictable (a random
+ * per-process prefix and a counter). */
+void sfd_request_id(char out[SFD_UUID_LEN + 1]);
+
 /* Writes an audit entry for rq with the given outcome; false when it could
  * not be written (the request must then be refused with 503). */
 bool sfd_audit_write(struct sfd_req *rq, const char *outcome,

@@ -6,11 +6,8 @@
  * context and associated_data are bound as associated data (see
  * sfd_aad_build), so decrypting with different ones fails like tampering.
  *
- * The keystore never wraps an empty secret, so an empty plaintext is
- * wrapped as one zero byte with the "empty" flag in the associated data;
- * decrypt tries that flag only after the normal unwrap failed, and accepts
- * it only when authentication succeeds and the secret is that one zero
- * byte, so the two can never be confused.
+ * An empty plaintext is wrapped as it is: the keystore wraps empty
+ * secrets, and its unwrap returns SF_OK with no secret for them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -66,8 +63,9 @@ static bool decode_opt(const char *b64, struct sf_buf *out)
     return sf_b64_decode(SF_B64_STD, b64, strlen(b64), out) == SF_OK;
 }
 
-/* Decodes context and associated_data and builds the associated data. */
-static sf_status item_aad_build(const struct sfd_item *it, bool is_empty,
+/* Decodes context and associated_data and builds the associated data;
+ * its flags byte, when there is one, is 0 (no flag is defined). */
+static sf_status item_aad_build(const struct sfd_item *it,
                                 struct item_aad *a, json_t *res)
 {
     if (!decode_opt(it->context, &a->ctx)) {
@@ -79,7 +77,7 @@ static sf_status item_aad_build(const struct sfd_item *it, bool is_empty,
     }
     sf_buf_reset(&a->aad);
     if (sfd_aad_build(a->ctx.data, a->ctx.len, a->ad.data, a->ad.len,
-                      is_empty, &a->aad) != SF_OK) {
+                      &a->aad) != SF_OK) {
         return item_error(res, SF_ERR_NOMEM, "out of memory");
     }
     return SF_OK;
@@ -97,19 +95,17 @@ static sf_status wrap_into(struct sfd_req *rq, const struct sfd_item *it,
                            uint32_t version, const uint8_t *pt,
                            size_t pt_len, json_t *res)
 {
-    static const uint8_t zero = 0;
     struct item_aad a = {SF_BUF_INIT, SF_BUF_INIT, SF_BUF_INIT};
     struct sf_buf wrapped = SF_BUF_INIT;
     struct sf_buf text = SF_BUF_INIT;
     uint32_t used = 0;
-    sf_status rc = item_aad_build(it, pt_len == 0, &a, res);
+    sf_status rc = item_aad_build(it, &a, res);
 
     if (rc != SF_OK) {
         goto out;
     }
     rc = sf_keystore_wrap(rq->srv->ks, rq->route.key, version, a.aad.data,
-                          a.aad.len, pt_len == 0 ? &zero : pt,
-                          pt_len == 0 ? 1 : pt_len, &wrapped, &used);
+                          a.aad.len, pt, pt_len, &wrapped, &used);
     if (rc == SF_OK) {
         rc = sfd_ciphertext_format(used, wrapped.data, wrapped.len, &text);
     }
@@ -128,41 +124,26 @@ out:
     return rc;
 }
 
-/* Unwraps a parsed ciphertext; *is_empty tells an empty plaintext. */
+/* Unwraps a parsed ciphertext; *pt stays NULL for an empty plaintext. */
 static sf_status unwrap_ct(struct sfd_req *rq, const struct sfd_item *it,
                            uint32_t v, const struct sf_buf *raw,
-                           struct sf_secret **pt, bool *is_empty,
-                           json_t *res)
+                           struct sf_secret **pt, json_t *res)
 {
     struct item_aad a = {SF_BUF_INIT, SF_BUF_INIT, SF_BUF_INIT};
-    sf_status rc = item_aad_build(it, false, &a, res);
-    sf_status retry;
+    sf_status rc = item_aad_build(it, &a, res);
 
-    *is_empty = false;
     if (rc == SF_OK) {
         rc = sf_keystore_unwrap(rq->srv->ks, rq->route.key, v, a.aad.data,
                                 a.aad.len, raw->data, raw->len, pt);
-    }
-    /* The second try costs one more AEAD (or RSA) operation, and only for
-     * ciphertexts that failed anyway. */
-    if (rc == SF_ERR_AUTH && item_aad_build(it, true, &a, res) == SF_OK) {
-        retry = sf_keystore_unwrap(rq->srv->ks, rq->route.key, v,
-                                   a.aad.data, a.aad.len, raw->data,
-                                   raw->len, pt);
-        if (retry == SF_OK && sf_secret_len(*pt) == 1 &&
-                sf_secret_data(*pt)[0] == 0) {
-            *is_empty = true;
-            rc = SF_OK;
-        }
     }
     item_aad_free(&a);
     return rc;
 }
 
-/* Opens the item's ciphertext; failures are recorded in res. */
+/* Opens the item's ciphertext; failures are recorded in res. On success
+ * *pt is the plaintext, or NULL when it is empty. */
 static sf_status open_item(struct sfd_req *rq, const struct sfd_item *it,
-                           struct sf_secret **pt, bool *is_empty,
-                           json_t *res)
+                           struct sf_secret **pt, json_t *res)
 {
     struct sf_buf raw = SF_BUF_INIT;
     uint32_t v = 0;
@@ -174,7 +155,7 @@ static sf_status open_item(struct sfd_req *rq, const struct sfd_item *it,
         return item_error(res, SF_ERR_FORMAT, "invalid ciphertext: "
                           "expected vault:v<version>:<base64>");
     }
-    rc = unwrap_ct(rq, it, v, &raw, pt, is_empty, res);
+    rc = unwrap_ct(rq, it, v, &raw, pt, res);
     sf_buf_free(&raw);
     if (rc == SF_OK || json_object_get(res, "error") != NULL) {
         return rc;
@@ -212,18 +193,17 @@ static sf_status decrypt_one(struct sfd_req *rq, const struct sfd_item *it,
 {
     struct sf_secret *pt = NULL;
     struct sf_buf b64 = SF_BUF_INIT;
-    bool is_empty = false;
     sf_status rc;
 
     (void)version;
-    rc = open_item(rq, it, &pt, &is_empty, res);
+    rc = open_item(rq, it, &pt, res);
     if (rc == SF_OK) {
         rc = sf_b64_encode(SF_B64_STD, sf_secret_cdata(pt),
-                           is_empty ? 0 : sf_secret_len(pt), &b64);
+                           sf_secret_len(pt), &b64);
     }
     if (rc == SF_OK) {
         json_object_set_new(res, "plaintext",
-                            json_string(is_empty ? "" : (char *)b64.data));
+                            json_string((const char *)b64.data));
     }
     sf_secret_free(pt);
     sf_buf_free(&b64);
@@ -234,13 +214,12 @@ static sf_status rewrap_one(struct sfd_req *rq, const struct sfd_item *it,
                             uint32_t version, json_t *res)
 {
     struct sf_secret *pt = NULL;
-    bool is_empty = false;
     sf_status rc;
 
-    rc = open_item(rq, it, &pt, &is_empty, res);
+    rc = open_item(rq, it, &pt, res);
     if (rc == SF_OK) {
         rc = wrap_into(rq, it, version, sf_secret_cdata(pt),
-                       is_empty ? 0 : sf_secret_len(pt), res);
+                       sf_secret_len(pt), res);
     }
     sf_secret_free(pt);
     return rc;

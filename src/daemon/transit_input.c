@@ -296,11 +296,11 @@ sf_status sfd_ciphertext_format(uint32_t version, const uint8_t *p,
 
 sf_status sfd_aad_build(const uint8_t *ctx, size_t ctx_len,
                         const uint8_t *ad, size_t ad_len,
-                        bool is_empty_plaintext, struct sf_buf *out)
+                        struct sf_buf *out)
 {
     sf_status rc;
 
-    if (ctx_len == 0 && ad_len == 0 && !is_empty_plaintext) {
+    if (ctx_len == 0 && ad_len == 0) {
         return SF_OK;
     }
     if (ctx_len > UINT32_MAX || ad_len > UINT32_MAX) {
@@ -308,7 +308,7 @@ sf_status sfd_aad_build(const uint8_t *ctx, size_t ctx_len,
     }
     rc = sf_buf_append(out, AAD_MAGIC, sizeof AAD_MAGIC);
     if (rc == SF_OK) {
-        rc = sf_buf_put_u8(out, is_empty_plaintext ? 1 : 0);
+        rc = sf_buf_put_u8(out, 0);
     }
     if (rc == SF_OK) {
         rc = sf_buf_put_u32(out, (uint32_t)ctx_len);

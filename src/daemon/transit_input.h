@@ -83,15 +83,13 @@ SF_MUST_CHECK sf_status sfd_ciphertext_format(uint32_t version,
 
 /*
  * Builds the associated data bound into a transit wrap. Nothing (length
- * 0) when there is no context, no associated data and the plaintext is
- * not empty; otherwise "sealflow-transit" NUL, a flags byte (1: the
- * plaintext is empty and one zero byte was wrapped in its place), then
- * the context and the associated data, each behind a 4-byte big-endian
+ * 0) when there is no context and no associated data; otherwise
+ * "sealflow-transit" NUL, a flags byte (0; no flag is defined), then the
+ * context and the associated data, each behind a 4-byte big-endian
  * length. A missing value and an empty one are the same.
  */
 SF_MUST_CHECK sf_status sfd_aad_build(const uint8_t *ctx, size_t ctx_len,
                                       const uint8_t *ad, size_t ad_len,
-                                      bool is_empty_plaintext,
                                       struct sf_buf *out);
 
 #endif

@@ -30,32 +30,22 @@ static void rfc3339(int64_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/*
- * The creation time of version v.
- * Limitation: the keystore reports the creation time of the first and of
- * the newest version only, so versions in between show the first
- * version's time.
- */
-static int64_t version_time(const struct sf_key_info *k, uint32_t v)
-{
-    return v == k->latest_version ? k->latest_created_at : k->created_at;
-}
-
-/* The "keys" map entry of one version: a Unix time for symmetric keys,
- * an object with the public key for asymmetric ones (as Vault does). */
+/* The "keys" map entry of one version: its creation time in Unix
+ * seconds for symmetric keys, an object with the time and the public key
+ * for asymmetric ones (as Vault does). */
 static json_t *version_entry(struct sfd_req *rq, const struct sf_key_info *k,
-                             uint32_t v)
+                             const struct sf_key_version_info *vi)
 {
     struct sf_buf pub = SF_BUF_INIT;
     char when[32];
     json_t *e;
 
     if (!sf_key_type_is_asymmetric(k->type)) {
-        return json_integer((json_int_t)version_time(k, v));
+        return json_integer((json_int_t)vi->created_at);
     }
-    rfc3339(version_time(k, v), when);
-    if (sf_keystore_public_key(rq->srv->ks, k->name, v, &pub) != SF_OK ||
-            sf_buf_terminate(&pub) != SF_OK) {
+    rfc3339(vi->created_at, when);
+    if (sf_keystore_public_key(rq->srv->ks, k->name, vi->version, &pub) !=
+            SF_OK || sf_buf_terminate(&pub) != SF_OK) {
         sf_buf_free(&pub);
         return json_pack("{s:s, s:s}", "creation_time", when, "name",
                          sf_key_type_name(k->type));
@@ -67,23 +57,39 @@ static json_t *version_entry(struct sfd_req *rq, const struct sf_key_info *k,
     return e;
 }
 
-static json_t *versions_map(struct sfd_req *rq, const struct sf_key_info *k)
+/* Maps every available version to its entry, from the keystore's
+ * authenticated per-version creation times. */
+static sf_status versions_map(struct sfd_req *rq, const struct sf_key_info *k,
+                              json_t **out)
 {
-    json_t *keys = json_object();
-    uint32_t first = k->min_available_version > 0 ? k->min_available_version
-                                                  : 1;
+    struct sf_key_version_info *list = NULL;
+    size_t n = 0;
+    json_t *keys;
+    sf_status rc;
 
-    for (uint32_t v = first; keys != NULL && v <= k->latest_version; v++) {
+    *out = NULL;
+    rc = sf_keystore_versions(rq->srv->ks, k->name, &list, &n);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    keys = json_object();
+    for (size_t i = 0; keys != NULL && i < n; i++) {
         char num[16];
 
-        snprintf(num, sizeof num, "%u", (unsigned)v);
-        json_object_set_new(keys, num, version_entry(rq, k, v));
+        snprintf(num, sizeof num, "%u", (unsigned)list[i].version);
+        if (json_object_set_new(keys, num,
+                                version_entry(rq, k, &list[i])) != 0) {
+            json_decref(keys);
+            keys = NULL;
+        }
     }
-    return keys;
+    free(list);
+    *out = keys;
+    return keys != NULL ? SF_OK : SF_ERR_NOMEM;
 }
 
-/* Vault's key description. */
-static json_t *key_json(struct sfd_req *rq, const struct sf_key_info *k)
+/* Vault's key description; takes ownership of keys. */
+static json_t *key_json(const struct sf_key_info *k, json_t *keys)
 {
     return json_pack(
         "{s:b, s:I, s:b, s:b, s:b, s:b, s:o, s:I, s:I, s:I, s:I, s:s, s:b,"
@@ -91,7 +97,7 @@ static json_t *key_json(struct sfd_req *rq, const struct sf_key_info *k)
         "allow_plaintext_backup", 0, "auto_rotate_period",
         (json_int_t)k->rotation_period_s, "deletion_allowed",
         k->deletion_allowed, "derived", 0, "exportable", 0, "imported_key",
-        0, "keys", versions_map(rq, k), "latest_version",
+        0, "keys", keys, "latest_version",
         (json_int_t)k->latest_version, "min_available_version",
         (json_int_t)k->min_available_version, "min_decryption_version",
         (json_int_t)k->min_decryption_version, "min_encryption_version",
@@ -99,6 +105,27 @@ static json_t *key_json(struct sfd_req *rq, const struct sf_key_info *k)
         "supports_decryption", 1, "supports_derivation", 0,
         "supports_encryption", 1, "supports_signing", 0,
         "convergent_encryption", 0, "type", sf_key_type_name(k->type));
+}
+
+/* Replies 200 with the description of k, or with the failure to read
+ * its versions. */
+static void reply_described(struct sfd_req *rq, struct sfd_reply *r,
+                            const struct sf_key_info *k)
+{
+    json_t *keys = NULL;
+    json_t *desc;
+    sf_status rc = versions_map(rq, k, &keys);
+
+    if (rc != SF_OK) {
+        key_failed(r, rc, k->name);
+        return;
+    }
+    desc = key_json(k, keys);
+    if (desc == NULL) {
+        sfd_reply_status(r, SF_ERR_NOMEM);
+        return;
+    }
+    sfd_reply_data(r, desc);
 }
 
 /* Replies with the current description of the request's key. */
@@ -112,7 +139,7 @@ static void reply_key(struct sfd_req *rq, struct sfd_reply *r)
         return;
     }
     rq->version = k.latest_version;
-    sfd_reply_data(r, key_json(rq, &k));
+    reply_described(rq, r, &k);
 }
 
 void sfd_keys_read(struct sfd_req *rq, struct sfd_reply *r)
@@ -130,7 +157,7 @@ void sfd_keys_read(struct sfd_req *rq, struct sfd_reply *r)
         return;
     }
     rq->version = k.latest_version;
-    sfd_reply_data(r, key_json(rq, &k));
+    reply_described(rq, r, &k);
 }
 
 void sfd_keys_list(struct sfd_req *rq, struct sfd_reply *r)
@@ -231,7 +258,7 @@ void sfd_keys_create(struct sfd_req *rq, struct sfd_reply *r)
         return;
     }
     rq->version = 1;
-    sfd_reply_data(r, key_json(rq, &k));
+    reply_described(rq, r, &k);
 }
 
 bool sfd_keys_upsert(struct sfd_req *rq, struct sfd_reply *r)
@@ -331,7 +358,7 @@ void sfd_keys_config(struct sfd_req *rq, struct sfd_reply *r)
         return;
     }
     rq->version = k.latest_version;
-    sfd_reply_data(r, key_json(rq, &k));
+    reply_described(rq, r, &k);
 }
 
 void sfd_keys_rotate(struct sfd_req *rq, struct sfd_reply *r)

@@ -1,37 +1,42 @@
 /*
  * The audit writer: group commit through one thread.
  *
- * Callers queue an entry that points at their own event (they block until
- * it is written, so the event outlives its use) and sleep. The writer
- * takes everything queued, formats and chains it, writes it with one
- * write() and one fdatasync(), and only then advances the chain and wakes
- * the callers. On any failure the chain is not advanced, the file is cut
- * back to its previous length and every caller of the batch gets an
- * error, so the log never holds an entry whose request was refused, nor a
- * gap in the chain.
+ * A caller formats its entry's body (everything but seq and prev) in its
+ * own thread, queues a copy and either sleeps on its own condition
+ * variable (sf_audit_append) or leaves a callback (sf_audit_submit). The
+ * writer takes everything queued, chains it, writes it with one write()
+ * and one fdatasync(), and only then advances the chain and tells each
+ * entry of that batch, and no other, how it went: no caller is woken for
+ * somebody else's commit and none re-takes a shared lock to find out. On
+ * any failure the chain is not advanced, the file is cut back to its
+ * previous length and every entry of the batch gets an error, so the log
+ * never holds an entry whose request was refused, nor a gap in the chain.
+ *
+ * The writer's state (file, chain, checkpoint counters) is touched only by
+ * the writer thread while it runs, and by open and close before it starts
+ * and after it stopped; the mutex guards only the queue.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "audit_internal.h"
 #include "audit_writer.h"
 #include "error.h"
-#include "kdf.h"
 
-enum { PENDING, DONE_OK, DONE_FAILED };
-
+/* One queued entry; body holds the formatted members, or nothing for a
+ * requested checkpoint (time then holds its time). */
 struct entry {
-    const struct sf_audit_event *ev; /* NULL for a requested checkpoint */
-    char time[40];
-    int state;
     struct entry *next;
+    sf_audit_done_fn done;
+    void *arg;
+    bool is_checkpoint;
+    char time[40];
+    size_t len;
+    char body[];
 };
 
 struct sf_audit {
@@ -41,22 +46,33 @@ struct sf_audit {
     struct sf_audit_options opt;
     pthread_mutex_t mu;
     pthread_cond_t wake;
-    pthread_cond_t done;
     pthread_t writer;
     bool is_running;
     bool is_stopping;
     struct entry *head;
     struct entry **tail;
-    uint64_t count;
+    atomic_uint_fast64_t count;
     uint64_t since_checkpoint;
     time_t last_checkpoint;
+    struct sf_buf out; /* the batch being written; audit lines hold no
+                        * secrets, so it is reused without wiping */
     char last_error[160];
 };
 
-/* Formats the batch after the durable chain end into buf; *next receives
- * the chain end after it. Adds a periodic checkpoint when one is due. */
+/* A thread blocked in sf_audit_append() or sf_audit_checkpoint(). */
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool is_done;
+    sf_status rc;
+    char why[160];
+};
+
+/* Chains the batch after the durable chain end into a->out; *next
+ * receives the chain end after it. Adds a periodic checkpoint when one is
+ * due. */
 static sf_status format_batch(struct sf_audit *a, struct entry *batch,
-                              bool is_file_start, struct sf_buf *buf,
+                              bool is_file_start,
                               struct sf_audit_chain *next, bool *sealed)
 {
     char now[40];
@@ -68,17 +84,17 @@ static sf_status format_batch(struct sf_audit *a, struct entry *batch,
     sf_audit_time_now(now);
     if (is_file_start) {
         rc = sf_audit_format_checkpoint(&a->keys, next, now, "reopen", true,
-                                        buf);
+                                        &a->out);
     }
     for (struct entry *e = batch; e != NULL && rc == SF_OK; e = e->next) {
-        if (e->ev == NULL) {
+        if (e->is_checkpoint) {
             rc = sf_audit_format_checkpoint(&a->keys, next, e->time,
-                                            "request", false, buf);
+                                            "request", false, &a->out);
             entries = 0;
             *sealed = true;
             continue;
         }
-        rc = sf_audit_format_event(&a->keys, next, e->time, e->ev, buf);
+        rc = sf_audit_chain_body(next, e->body, e->len, &a->out);
         entries++;
     }
     if (rc == SF_OK && entries > 0 &&
@@ -86,29 +102,28 @@ static sf_status format_batch(struct sf_audit *a, struct entry *batch,
              time(NULL) - a->last_checkpoint >=
                  (time_t)a->opt.checkpoint_interval_s)) {
         rc = sf_audit_format_checkpoint(&a->keys, next, now, "periodic",
-                                        false, buf);
+                                        false, &a->out);
         *sealed = true;
     }
     return rc;
 }
 
-/* Marks every entry of a list with state and wakes the callers. Called
- * with the mutex held. */
-static void finish(struct sf_audit *a, struct entry *list, int state)
+/* Tells every entry of a batch how it went and frees it. Called without
+ * the lock: a callback may take its own. */
+static void finish(struct entry *batch, sf_status rc, const char *why)
 {
-    for (struct entry *e = list; e != NULL;) {
-        struct entry *next = e->next;
+    while (batch != NULL) {
+        struct entry *next = batch->next;
 
-        e->state = state;
-        e = next;
+        batch->done(batch->arg, rc, why);
+        free(batch);
+        batch = next;
     }
-    pthread_cond_broadcast(&a->done);
 }
 
-/* Writes one batch; returns with the mutex held, as it was taken. */
+/* Writes one batch; called without the lock. */
 static void write_batch(struct sf_audit *a, struct entry *batch)
 {
-    struct sf_buf buf = SF_BUF_INIT;
     struct sf_audit_chain next;
     bool is_new_file = false;
     bool sealed = false;
@@ -116,36 +131,33 @@ static void write_batch(struct sf_audit *a, struct entry *batch)
     sf_status rc;
 
     for (struct entry *e = batch; e != NULL; e = e->next) {
-        entries += e->ev != NULL ? 1 : 0;
+        entries += e->is_checkpoint ? 0 : 1;
     }
-    pthread_mutex_unlock(&a->mu);
+    a->out.len = 0;
     rc = sf_audit_file_check(&a->file, &is_new_file);
     if (rc == SF_OK) {
-        rc = format_batch(a, batch, is_new_file, &buf, &next, &sealed);
+        rc = format_batch(a, batch, is_new_file, &next, &sealed);
     }
     if (rc == SF_OK) {
-        rc = sf_audit_file_write(&a->file, buf.data, buf.len,
+        rc = sf_audit_file_write(&a->file, a->out.data, a->out.len,
                                  !a->opt.no_sync);
     }
-    pthread_mutex_lock(&a->mu);
     if (rc != SF_OK) {
         snprintf(a->last_error, sizeof a->last_error, "%s",
                  sf_last_error());
         /* Retry a due checkpoint only after another interval, not in a
          * tight loop while the disk stays full. */
         a->last_checkpoint = time(NULL);
-        finish(a, batch, DONE_FAILED);
-        sf_buf_free(&buf);
+        finish(batch, SF_ERR_IO, a->last_error);
         return;
     }
     a->chain = next;
-    a->count += entries;
+    atomic_fetch_add_explicit(&a->count, entries, memory_order_relaxed);
     a->since_checkpoint = sealed ? 0 : a->since_checkpoint + entries;
     if (sealed) {
         a->last_checkpoint = time(NULL);
     }
-    finish(a, batch, DONE_OK);
-    sf_buf_free(&buf);
+    finish(batch, SF_OK, "");
 }
 
 /* Whether a periodic checkpoint is due on a quiet log. */
@@ -177,73 +189,153 @@ static void *writer_main(void *arg)
         batch = a->head;
         a->head = NULL;
         a->tail = &a->head;
+        pthread_mutex_unlock(&a->mu);
         write_batch(a, batch);
+        pthread_mutex_lock(&a->mu);
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
 }
 
-/* Queues e and waits until the writer has dealt with it. */
-static sf_status submit(struct sf_audit *a, struct entry *e)
+/* Queues e for the writer; frees it and fails when the log is closing. */
+static sf_status enqueue(struct sf_audit *a, struct entry *e)
 {
-    sf_status rc = SF_OK;
-
-    e->state = PENDING;
-    e->next = NULL;
-    sf_audit_time_now(e->time);
     pthread_mutex_lock(&a->mu);
     if (a->is_stopping || !a->is_running) {
         pthread_mutex_unlock(&a->mu);
+        free(e);
         return sf_fail(SF_ERR_UNAVAILABLE, "audit: the log is closing");
     }
+    e->next = NULL;
     *a->tail = e;
     a->tail = &e->next;
     pthread_cond_signal(&a->wake);
-    while (e->state == PENDING) {
-        pthread_cond_wait(&a->done, &a->mu);
-    }
-    if (e->state != DONE_OK) {
-        rc = sf_fail(SF_ERR_IO, "audit log write failed, request refused: "
-                     "%s", a->last_error);
-    }
     pthread_mutex_unlock(&a->mu);
+    return SF_OK;
+}
+
+/* A new entry for ev (or a checkpoint when ev is NULL), formatted. */
+static sf_status make_entry(struct sf_audit *a,
+                            const struct sf_audit_event *ev,
+                            sf_audit_done_fn done, void *arg,
+                            struct entry **out)
+{
+    char body[SF_AUDIT_LINE_MAX];
+    struct entry *e;
+    size_t len = 0;
+    char now[40];
+    sf_status rc = SF_OK;
+
+    *out = NULL;
+    sf_audit_time_now(now);
+    if (ev != NULL) {
+        rc = sf_audit_format_body(&a->keys, now, ev, body, sizeof body,
+                                  &len);
+    }
+    if (rc != SF_OK) {
+        return rc;
+    }
+    e = malloc(sizeof *e + len);
+    if (e == NULL) {
+        return sf_fail(SF_ERR_NOMEM, "audit: out of memory");
+    }
+    e->done = done;
+    e->arg = arg;
+    e->is_checkpoint = ev == NULL;
+    memcpy(e->time, now, sizeof e->time);
+    e->len = len;
+    memcpy(e->body, body, len);
+    *out = e;
+    return SF_OK;
+}
+
+sf_status sf_audit_submit(struct sf_audit *a, const struct sf_audit_event *ev,
+                          sf_audit_done_fn done, void *arg)
+{
+    struct entry *e = NULL;
+    sf_status rc;
+
+    if (a == NULL || ev == NULL || done == NULL) {
+        return SF_ERR_INVALID_ARG;
+    }
+    rc = make_entry(a, ev, done, arg, &e);
+    if (rc == SF_OK) {
+        rc = enqueue(a, e);
+    }
+    return rc;
+}
+
+/* Wakes the one thread waiting for this entry. Signalling under its
+ * mutex means the waiter cannot return, and free the waiter, before the
+ * writer is done with it. */
+static void wake_waiter(void *arg, sf_status rc, const char *why)
+{
+    struct waiter *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    snprintf(w->why, sizeof w->why, "%s", why);
+    w->is_done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Queues an entry for ev (NULL: a checkpoint) and waits for its
+ * commit. */
+static sf_status submit_wait(struct sf_audit *a,
+                             const struct sf_audit_event *ev)
+{
+    struct waiter w;
+    struct entry *e = NULL;
+    sf_status rc;
+
+    memset(&w, 0, sizeof w);
+    rc = make_entry(a, ev, wake_waiter, &w, &e);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    rc = enqueue(a, e);
+    if (rc == SF_OK) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.is_done) {
+            pthread_cond_wait(&w.cv, &w.mu);
+        }
+        pthread_mutex_unlock(&w.mu);
+        rc = w.rc;
+    }
+    if (rc == SF_ERR_IO) {
+        rc = sf_fail(SF_ERR_IO, "audit log write failed, request refused: "
+                     "%s", w.why);
+    }
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }
 
 sf_status sf_audit_append(struct sf_audit *a, const struct sf_audit_event *ev)
 {
-    struct entry e;
-
     if (a == NULL || ev == NULL) {
         return SF_ERR_INVALID_ARG;
     }
-    memset(&e, 0, sizeof e);
-    e.ev = ev;
-    return submit(a, &e);
+    return submit_wait(a, ev);
 }
 
 sf_status sf_audit_checkpoint(struct sf_audit *a)
 {
-    struct entry e;
-
     if (a == NULL) {
         return SF_ERR_INVALID_ARG;
     }
-    memset(&e, 0, sizeof e);
-    return submit(a, &e);
+    return submit_wait(a, NULL);
 }
 
 uint64_t sf_audit_count(struct sf_audit *a)
 {
-    uint64_t n;
-
     if (a == NULL) {
         return 0;
     }
-    pthread_mutex_lock(&a->mu);
-    n = a->count;
-    pthread_mutex_unlock(&a->mu);
-    return n;
+    return atomic_load_explicit(&a->count, memory_order_relaxed);
 }
 
 /* Fills defaults for unset options. */
@@ -274,6 +366,7 @@ static sf_status audit_new(const struct sf_secret *key,
     }
     a->file.fd = -1;
     a->tail = &a->head;
+    atomic_init(&a->count, 0);
     set_options(a, opt);
     rc = sf_audit_keys_derive(key, &a->keys);
     if (rc != SF_OK) {
@@ -282,7 +375,6 @@ static sf_status audit_new(const struct sf_secret *key,
     }
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->wake, NULL);
-    pthread_cond_init(&a->done, NULL);
     *out = a;
     return SF_OK;
 }
@@ -291,22 +383,22 @@ static sf_status audit_new(const struct sf_secret *key,
  * (before it starts or after it stopped). */
 static sf_status write_direct(struct sf_audit *a, const char *reason)
 {
-    struct sf_buf buf = SF_BUF_INIT;
     struct sf_audit_chain next = a->chain;
     bool is_new_file = a->chain.seq == 0;
     char now[40];
     sf_status rc = SF_OK;
 
+    a->out.len = 0;
     sf_audit_time_now(now);
     if (!is_new_file) {
         rc = sf_audit_file_check(&a->file, &is_new_file);
     }
     if (rc == SF_OK) {
         rc = sf_audit_format_checkpoint(&a->keys, &next, now, reason,
-                                        is_new_file, &buf);
+                                        is_new_file, &a->out);
     }
     if (rc == SF_OK) {
-        rc = sf_audit_file_write(&a->file, buf.data, buf.len,
+        rc = sf_audit_file_write(&a->file, a->out.data, a->out.len,
                                  !a->opt.no_sync);
     }
     if (rc == SF_OK) {
@@ -314,7 +406,6 @@ static sf_status write_direct(struct sf_audit *a, const char *reason)
         a->last_checkpoint = time(NULL);
         a->since_checkpoint = 0;
     }
-    sf_buf_free(&buf);
     return rc;
 }
 
@@ -367,7 +458,7 @@ void sf_audit_close(struct sf_audit *a)
     }
     sf_audit_file_close(&a->file);
     sf_wipe(&a->keys, sizeof a->keys);
-    pthread_cond_destroy(&a->done);
+    sf_buf_free(&a->out);
     pthread_cond_destroy(&a->wake);
     pthread_mutex_destroy(&a->mu);
     free(a);

@@ -37,11 +37,22 @@ SF_MUST_CHECK sf_status sf_audit_keys_derive(const struct sf_secret *key,
 /* Current UTC time as "2024-05-01T12:00:00.123456Z". */
 void sf_audit_time_now(char out[40]);
 
-/* Appends one request line and its '\n' to out and advances ch. On
- * failure out and ch are unchanged. */
-SF_MUST_CHECK sf_status sf_audit_format_event(
-    const struct sf_audit_keys *k, struct sf_audit_chain *ch,
-    const char *time, const struct sf_audit_event *ev, struct sf_buf *out);
+/*
+ * Formats the part of a request line that does not depend on its place in
+ * the chain: the members from "time" to "input_hmac", without braces, into
+ * body (max bytes, no NUL). Runs in the requesting thread. SF_ERR_LIMIT
+ * when the whole line would exceed SF_AUDIT_LINE_MAX; *len is 0 on
+ * failure.
+ */
+SF_MUST_CHECK sf_status sf_audit_format_body(
+    const struct sf_audit_keys *k, const char *time,
+    const struct sf_audit_event *ev, char *body, size_t max, size_t *len);
+
+/* Appends the line {"seq":<next>,<body>,"prev":"<head>"} and its '\n' to
+ * out and advances ch. On failure out and ch are unchanged. */
+SF_MUST_CHECK sf_status sf_audit_chain_body(struct sf_audit_chain *ch,
+                                            const char *body, size_t len,
+                                            struct sf_buf *out);
 
 /* Appends one checkpoint line (reason "start", "periodic", "close",
  * "request"; file_start marks the first line of a new file) and

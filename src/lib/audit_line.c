@@ -2,7 +2,8 @@
  * Building audit lines. Each line is compact JSON with members in a fixed
  * order; the chain hashes the exact bytes of a line, so the verifier never
  * needs to re-serialise anything except a checkpoint's body, which is the
- * line with its final "mac" member cut off.
+ * line with its final "mac" member cut off. Request lines are built in
+ * audit_body.c; checkpoints, which are rare, here with jansson.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #include "error.h"
 #include "kdf.h"
 
-#define FIELD_MAX 256
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII)
 
 static const char info_mac[] = "sealflow audit checkpoint v1";
@@ -94,76 +94,6 @@ void sf_audit_time_now(char out[40])
              (unsigned)(ts.tv_nsec / 1000) % 1000000u);
 }
 
-/* Sets a string member, cut at FIELD_MAX bytes. Text that is not valid
- * UTF-8 (e.g. a rejected key name) is replaced by a marker so the line
- * stays valid JSON. */
-static int put_str(json_t *obj, const char *field, const char *s)
-{
-    json_t *v;
-
-    if (s == NULL) {
-        return 0;
-    }
-    v = json_stringn(s, strnlen(s, FIELD_MAX));
-    if (v == NULL) {
-        v = json_string("(not valid UTF-8)");
-    }
-    return json_object_set_new(obj, field, v);
-}
-
-/* Sets "<field>": "hmac-sha256:<hex>" for a sensitive value. */
-static int put_hmac(json_t *obj, const struct sf_audit_keys *k,
-                    const char *field, const uint8_t *p, size_t len)
-{
-    uint8_t mac[32];
-    char text[16 + SF_AUDIT_HEX_LEN];
-    int rc;
-
-    if (p == NULL) {
-        return 0;
-    }
-    if (sf_hmac(SF_MD_SHA256, k->field, sizeof k->field, p, len, mac) !=
-            SF_OK) {
-        return -1;
-    }
-    memcpy(text, "hmac-sha256:", 12);
-    sf_audit_hex(mac, sizeof mac, text + 12);
-    rc = json_object_set_new(obj, field, json_string(text));
-    sf_wipe(mac, sizeof mac);
-    return rc;
-}
-
-/* Adds the members describing the request itself. */
-static int put_event(json_t *o, const struct sf_audit_keys *k,
-                     const struct sf_audit_event *ev)
-{
-    int bad = 0;
-
-    bad |= put_str(o, "request_id", ev->request_id);
-    bad |= put_str(o, "accessor", ev->accessor);
-    bad |= put_str(o, "remote", ev->remote);
-    bad |= put_str(o, "operation", ev->operation);
-    bad |= put_str(o, "key", ev->key);
-    if (ev->version > 0) {
-        bad |= json_object_set_new(o, "version",
-                                   json_integer(ev->version));
-    }
-    bad |= put_str(o, "outcome", ev->outcome);
-    if (ev->status > 0) {
-        bad |= json_object_set_new(o, "status", json_integer(ev->status));
-    }
-    bad |= json_object_set_new(o, "latency_us",
-                               json_integer((json_int_t)ev->latency_us));
-    if (ev->batch_count > 0) {
-        bad |= json_object_set_new(
-            o, "batch", json_integer((json_int_t)ev->batch_count));
-    }
-    bad |= put_str(o, "error", ev->error);
-    bad |= put_hmac(o, k, "context_hmac", ev->context, ev->context_len);
-    bad |= put_hmac(o, k, "input_hmac", ev->input, ev->input_len);
-    return bad;
-}
-
 /* Starts a line object with seq, time and type. */
 static json_t *line_start(uint64_t seq, const char *time, const char *type)
 {
@@ -236,27 +166,6 @@ out:
     free(body);
     if (rc != SF_OK) {
         out->len = start;
-    }
-    return rc;
-}
-
-sf_status sf_audit_format_event(const struct sf_audit_keys *k,
-                                struct sf_audit_chain *ch, const char *time,
-                                const struct sf_audit_event *ev,
-                                struct sf_buf *out)
-{
-    struct sf_audit_chain next = *ch;
-    json_t *obj;
-    sf_status rc = SF_ERR_NOMEM;
-
-    next.seq++;
-    obj = line_start(next.seq, time, "request");
-    if (obj != NULL && put_event(obj, k, ev) == 0) {
-        rc = finish_line(k, obj, false, &next, out);
-    }
-    json_decref(obj);
-    if (rc == SF_OK) {
-        *ch = next;
     }
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "kdf.h"
 #include "sealflow/audit.h"
@@ -450,6 +451,151 @@ static void test_audit_concurrent_appends_form_one_chain(void **state)
     assert_int_equal(rep.unsealed_tail, 0);
 }
 
+/* The request line of a one-entry log (its second line), parsed. */
+static json_t *only_request_line(struct fixture *f, char **raw)
+{
+    size_t len;
+    char *text = read_all(f->path, &len);
+    char *start = strchr(text, '\n');
+    char *end;
+    json_t *doc;
+
+    assert_non_null(start);
+    start++;
+    end = strchr(start, '\n');
+    assert_non_null(end);
+    *end = '\0';
+    doc = json_loads(start, 0, NULL);
+    assert_non_null(doc);
+    *raw = strdup(start);
+    free(text);
+    return doc;
+}
+
+static void test_audit_line_escapes_awkward_strings_like_jansson(
+    void **state)
+{
+    struct fixture *f = *state;
+    struct sf_audit_event ev = event("encrypt", "schl\xc3\xbc" "ssel");
+    struct sf_audit *a = NULL;
+    char long_remote[301];
+    char *raw = NULL;
+    char *want;
+    json_t *doc;
+    json_t *again;
+
+    memset(long_remote, 'a', 300);
+    long_remote[300] = '\0';
+    ev.remote = long_remote;
+    ev.accessor = "\xff\xfe";
+    ev.error = "say \"no\"\\ then\nnew line \x01 and \x7f";
+    ev.batch_count = 3;
+    assert_int_equal(sf_audit_open(f->path, f->key, NULL, &a), SF_OK);
+    assert_int_equal(sf_audit_append(a, &ev), SF_OK);
+    sf_audit_close(a);
+    doc = only_request_line(f, &raw);
+
+    assert_string_equal(json_string_value(json_object_get(doc, "key")),
+                        "schl\xc3\xbc" "ssel");
+    assert_non_null(strstr(raw, "\"key\":\"schl\\u00FCssel\""));
+    assert_string_equal(json_string_value(json_object_get(doc, "error")),
+                        ev.error);
+    assert_int_equal(strlen(json_string_value(json_object_get(doc,
+                                                              "remote"))),
+                     256);
+    assert_string_equal(json_string_value(json_object_get(doc, "accessor")),
+                        "(not valid UTF-8)");
+    assert_int_equal(json_integer_value(json_object_get(doc, "batch")), 3);
+
+    /* Byte for byte what jansson writes for the same members. */
+    again = json_deep_copy(doc);
+    want = json_dumps(again, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                 JSON_ENSURE_ASCII);
+    assert_string_equal(raw, want);
+    free(want);
+    json_decref(again);
+    json_decref(doc);
+    free(raw);
+}
+
+struct submitted {
+    pthread_mutex_t mu;
+    int calls;
+    sf_status rc;
+};
+
+static void on_done(void *arg, sf_status rc, const char *why)
+{
+    struct submitted *s = arg;
+
+    assert_non_null(why);
+    pthread_mutex_lock(&s->mu);
+    s->calls++;
+    s->rc = rc;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void test_audit_submit_calls_back_once_per_entry(void **state)
+{
+    struct fixture *f = *state;
+    struct sf_audit_event ev = event("keys.create", "k1");
+    struct submitted s = {PTHREAD_MUTEX_INITIALIZER, 0, SF_ERR_INTERNAL};
+    struct sf_audit_report rep;
+    struct sf_audit *a = NULL;
+
+    assert_int_equal(sf_audit_open(f->path, f->key, NULL, &a), SF_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sf_audit_submit(a, &ev, on_done, &s), SF_OK);
+    }
+    /* Close drains the queue, so every callback has run after it. */
+    sf_audit_close(a);
+    assert_int_equal(s.calls, 3);
+    assert_int_equal(s.rc, SF_OK);
+    assert_int_equal(sf_audit_verify_file(f->path, f->key, &rep), SF_OK);
+    assert_int_equal(rep.lines, 5);
+}
+
+static void test_audit_submit_reports_failed_commit(void **state)
+{
+    struct fixture *f = *state;
+    struct sf_audit_event ev = event("encrypt", "k1");
+    struct submitted s = {PTHREAD_MUTEX_INITIALIZER, 0, SF_OK};
+    struct sf_audit *a = NULL;
+
+    assert_int_equal(sf_audit_open(f->path, f->key, NULL, &a), SF_OK);
+    assert_int_equal(unlink(f->path), 0);
+    assert_int_equal(rmdir(f->dir), 0);
+    assert_int_equal(sf_audit_submit(a, &ev, on_done, &s), SF_OK);
+    sf_audit_close(a);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.rc, SF_ERR_IO);
+    assert_int_equal(mkdir(f->dir, 0700), 0);
+}
+
+static void test_audit_refuses_overlong_line_alone(void **state)
+{
+    struct fixture *f = *state;
+    struct sf_audit_event ev = event("encrypt", "k1");
+    struct sf_audit_event ok = event("encrypt", "k2");
+    struct sf_audit *a = NULL;
+    char ctl[257];
+
+    /* 256 control bytes each become a 6-byte escape, in 8 members. */
+    memset(ctl, 0x01, 256);
+    ctl[256] = '\0';
+    ev.request_id = ctl;
+    ev.accessor = ctl;
+    ev.remote = ctl;
+    ev.key = ctl;
+    ev.error = ctl;
+    ev.outcome = ctl;
+    assert_int_equal(sf_audit_open(f->path, f->key, NULL, &a), SF_OK);
+    assert_int_equal(sf_audit_append(a, &ev), SF_ERR_LIMIT);
+    assert_int_equal(sf_audit_append(a, &ok), SF_OK);
+    assert_int_equal(sf_audit_count(a), 1);
+    sf_audit_close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -482,6 +628,15 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_audit_concurrent_appends_form_one_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_audit_line_escapes_awkward_strings_like_jansson, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_audit_submit_calls_back_once_per_entry, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_audit_submit_reports_failed_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_audit_refuses_overlong_line_alone, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,12 +96,13 @@ sf_status sf_hash(enum sf_md md, const uint8_t *msg, size_t msg_len,
     return SF_OK;
 }
 
+static sf_status mac_parts(enum sf_md md, const uint8_t *key, size_t key_len,
+                           const uint8_t *m1, size_t l1, const uint8_t *m2,
+                           size_t l2, uint8_t *out);
+
 sf_status sf_hmac(enum sf_md md, const uint8_t *key, size_t key_len,
                   const uint8_t *msg, size_t msg_len, uint8_t *out)
 {
-    EVP_MAC_CTX *ctx = NULL;
-    OSSL_PARAM params[2];
-    size_t got = 0;
     sf_status rc;
 
     if (out == NULL || (key == NULL && key_len > 0) ||
@@ -112,22 +113,7 @@ sf_status sf_hmac(enum sf_md md, const uint8_t *key, size_t key_len,
     if (rc != SF_OK) {
         return rc;
     }
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *)md_name(md), 0);
-    params[1] = OSSL_PARAM_construct_end();
-    ctx = EVP_MAC_CTX_new(hmac_alg);
-    if (ctx == NULL || EVP_MAC_init(ctx, nonnull(key), key_len, params) != 1 ||
-        EVP_MAC_update(ctx, nonnull(msg), msg_len) != 1 ||
-        EVP_MAC_final(ctx, out, &got, sf_md_len(md)) != 1 ||
-        got != sf_md_len(md)) {
-        rc =
-            sf_fail(SF_ERR_CRYPTO, "hmac: OpenSSL HMAC-%s failed", md_name(md));
-        sf_wipe(out, sf_md_len(md));
-    }
-
-    EVP_MAC_CTX_free(ctx);
-    return rc;
+    return mac_parts(md, key, key_len, msg, msg_len, NULL, 0, out);
 }
 
 /* Runs OpenSSL's HKDF in the given mode. The key is the IKM for the
@@ -230,35 +216,61 @@ static EVP_MAC_CTX *thread_mac(enum sf_md md)
     return m->ctx[md];
 }
 
-/* RFC 5869 with out_len <= HashLen: PRK = HMAC(salt, IKM), then
- * OKM = first out_len bytes of HMAC(PRK, info || 0x01). */
-static sf_status hkdf_short(enum sf_md md, const struct hkdf_in *in,
-                            uint8_t *out, size_t out_len)
+/* HMAC(key, m1 || m2) with the calling thread's kept context; out gets
+ * sf_md_len(md) bytes. */
+static sf_status mac_parts(enum sf_md md, const uint8_t *key, size_t key_len,
+                           const uint8_t *m1, size_t l1, const uint8_t *m2,
+                           size_t l2, uint8_t *out)
 {
     EVP_MAC_CTX *c = thread_mac(md);
     size_t hlen = sf_md_len(md);
-    uint8_t prk[SF_MD_MAX_LEN];
-    uint8_t t[SF_MD_MAX_LEN];
-    const uint8_t one = 1;
     size_t got = 0;
-    sf_status rc = SF_OK;
 
-    if (c == NULL ||
-        EVP_MAC_init(c, in->salt_len > 0 ? in->salt : zeros,
-                     in->salt_len > 0 ? in->salt_len : hlen, NULL) != 1 ||
-        EVP_MAC_update(c, nonnull(in->key), in->key_len) != 1 ||
-        EVP_MAC_final(c, prk, &got, hlen) != 1 || got != hlen ||
-        EVP_MAC_init(c, prk, hlen, NULL) != 1 ||
-        EVP_MAC_update(c, nonnull(in->info), in->info_len) != 1 ||
-        EVP_MAC_update(c, &one, 1) != 1 ||
-        EVP_MAC_final(c, t, &got, hlen) != 1 || got != hlen) {
-        rc = sf_fail(SF_ERR_CRYPTO, "hkdf: OpenSSL HMAC-%s failed",
-                     md_name(md));
-    } else {
+    if (c == NULL || EVP_MAC_init(c, nonnull(key), key_len, NULL) != 1 ||
+        EVP_MAC_update(c, nonnull(m1), l1) != 1 ||
+        EVP_MAC_update(c, nonnull(m2), l2) != 1 ||
+        EVP_MAC_final(c, out, &got, hlen) != 1 || got != hlen) {
+        sf_wipe(out, hlen);
+        return sf_fail(SF_ERR_CRYPTO, "hmac: OpenSSL HMAC-%s failed",
+                       md_name(md));
+    }
+    return SF_OK;
+}
+
+/* RFC 5869 Expand for out_len <= HashLen: the first out_len bytes of
+ * T(1) = HMAC(PRK, info || 0x01). */
+static sf_status expand_short(enum sf_md md, const uint8_t *prk,
+                              size_t prk_len, const uint8_t *info,
+                              size_t info_len, uint8_t *out, size_t out_len)
+{
+    static const uint8_t one = 1;
+    uint8_t t[SF_MD_MAX_LEN];
+    sf_status rc = mac_parts(md, prk, prk_len, info, info_len, &one, 1, t);
+
+    if (rc == SF_OK) {
         memcpy(out, t, out_len);
     }
-    sf_wipe(prk, sizeof prk);
     sf_wipe(t, sizeof t);
+    return rc;
+}
+
+/* RFC 5869 Extract (PRK = HMAC(salt, IKM), an empty salt meaning HashLen
+ * zeros) then expand_short. */
+static sf_status hkdf_short(enum sf_md md, const struct hkdf_in *in,
+                            uint8_t *out, size_t out_len)
+{
+    size_t hlen = sf_md_len(md);
+    uint8_t prk[SF_MD_MAX_LEN];
+    sf_status rc;
+
+    rc = mac_parts(md, in->salt_len > 0 ? in->salt : zeros,
+                   in->salt_len > 0 ? in->salt_len : hlen, in->key,
+                   in->key_len, NULL, 0, prk);
+    if (rc == SF_OK) {
+        rc = expand_short(md, prk, hlen, in->info, in->info_len, out,
+                          out_len);
+    }
+    sf_wipe(prk, sizeof prk);
     return rc;
 }
 
@@ -316,6 +328,9 @@ sf_status sf_hkdf_expand(enum sf_md md, const uint8_t *prk, size_t prk_len,
     }
     if (out_len == 0) {
         return SF_OK;
+    }
+    if (out_len <= sf_md_len(md)) {
+        return expand_short(md, prk, prk_len, info, info_len, out, out_len);
     }
     return hkdf_run(md, EVP_KDF_HKDF_MODE_EXPAND_ONLY, &in, out, out_len);
 }

@@ -129,7 +129,8 @@ sf_status sf_keystore_create(const char *path, const struct sf_secret *root_key,
 }
 
 /* Reads and checks the schema version, the root key check value and the
- * generation of a keystore being opened. */
+ * generation of a keystore being opened, and upgrades a schema version 2
+ * file. */
 static sf_status check_meta(struct sf_keystore *ks,
                             const uint8_t check[KS_CHECK_LEN])
 {
@@ -150,7 +151,7 @@ static sf_status check_meta(struct sf_keystore *ks,
                        "reads version %d (upgrade sealflow if it is newer)",
                        ks->path, (long long)schema, KS_SCHEMA_VERSION);
     }
-    if (schema != KS_SCHEMA_VERSION) {
+    if (schema < KS_SCHEMA_UPGRADABLE) {
         /* Version 1 predates the settings MACs: its key rows cannot be
          * trusted, so they are not converted. */
         return sf_fail(SF_ERR_UNSUPPORTED,
@@ -177,6 +178,10 @@ static sf_status check_meta(struct sf_keystore *ks,
         ks->generation = (uint64_t)gen;
     }
     sf_buf_free(&stored);
+    /* Only after the root key proved right: the upgrade writes. */
+    if (rc == SF_OK && schema == KS_SCHEMA_UPGRADABLE) {
+        rc = ks_upgrade(ks);
+    }
     return rc;
 }
 
@@ -325,8 +330,8 @@ static sf_status put_version(struct sf_keystore *ks, struct new_version *nv,
     struct ks_version_row row = {.version = v, .created_at = nv->now};
     sf_status rc;
 
-    rc = ks_material_seal(ks->seal_key, nv->name, v, nv->type, nv->material,
-                          &row.sealed);
+    rc = ks_material_seal(ks->seal_key, nv->name, v, nv->type, nv->now,
+                          nv->material, &row.sealed);
     if (rc == SF_OK) {
         rc = sf_buf_append(&row.public_part, nv->public_part.data,
                            nv->public_part.len);

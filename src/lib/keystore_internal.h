@@ -46,6 +46,15 @@ sf_status ks_refresh(struct sf_keystore *ks, bool force);
 sf_status ks_read_key(struct sf_keystore *ks, const char *name,
                       struct sf_key_info *info);
 
+/*
+ * Upgrades a schema version 2 file that was just opened (and whose root
+ * key was checked) to KS_SCHEMA_VERSION, in one transaction: every
+ * version's material is sealed again with its creation time in the
+ * associated data. SF_ERR_STORE when a row was modified outside sealflow;
+ * the file is then left as it was.
+ */
+sf_status ks_upgrade(struct sf_keystore *ks);
+
 /* Test hook: makes the nth store write from now fail (exits: end the
  * process there instead, as a crash would). n = 0 disarms it. */
 void ks_test_fail_after(struct sf_keystore *ks, int n, bool exits);

@@ -149,12 +149,22 @@ size_t ks_binding(const char *label, const char *name, uint32_t version,
     return n;
 }
 
+size_t ks_material_aad(const char *name, uint32_t version,
+                       enum sf_key_type type, int64_t created_at,
+                       uint8_t *out)
+{
+    size_t n = ks_binding(KS_MATERIAL_LABEL, name, version, type, out);
+
+    return n + put_be(out + n, (uint64_t)created_at, 8);
+}
+
 sf_status ks_material_seal(const struct sf_secret *seal_key, const char *name,
                            uint32_t version, enum sf_key_type type,
+                           int64_t created_at,
                            const struct sf_secret *material,
                            struct sf_buf *sealed)
 {
-    uint8_t aad[KS_BINDING_MAX];
+    uint8_t aad[KS_MATERIAL_AAD_MAX];
     size_t aad_len;
     size_t pt_len = sf_secret_len(material);
     struct sf_aead *a = NULL;
@@ -162,7 +172,7 @@ sf_status ks_material_seal(const struct sf_secret *seal_key, const char *name,
     uint8_t *p;
     sf_status rc;
 
-    aad_len = ks_binding(KS_MATERIAL_LABEL, name, version, type, aad);
+    aad_len = ks_material_aad(name, version, type, created_at, aad);
     rc = sf_buf_reserve(sealed, SF_AEAD_NONCE_LEN + pt_len + SF_AEAD_TAG_LEN);
     if (rc == SF_OK) {
         rc = sf_aead_new(SF_AEAD_AES_256_GCM, sf_secret_cdata(seal_key),
@@ -187,13 +197,13 @@ out:
     return rc;
 }
 
-sf_status ks_material_open(const struct sf_secret *seal_key, const char *name,
-                           uint32_t version, enum sf_key_type type,
-                           const uint8_t *sealed, size_t sealed_len,
-                           struct sf_secret **material)
+/* Opens sealed material under the given associated data. */
+static sf_status material_open(const struct sf_secret *seal_key,
+                               const char *name, uint32_t version,
+                               const uint8_t *aad, size_t aad_len,
+                               const uint8_t *sealed, size_t sealed_len,
+                               struct sf_secret **material)
 {
-    uint8_t aad[KS_BINDING_MAX];
-    size_t aad_len;
     struct sf_aead *a = NULL;
     size_t pt_len;
     sf_status rc;
@@ -204,7 +214,6 @@ sf_status ks_material_open(const struct sf_secret *seal_key, const char *name,
         goto out;
     }
     pt_len = sealed_len - SF_AEAD_NONCE_LEN - SF_AEAD_TAG_LEN;
-    aad_len = ks_binding(KS_MATERIAL_LABEL, name, version, type, aad);
     rc = sf_aead_new(SF_AEAD_AES_256_GCM, sf_secret_cdata(seal_key),
                      sf_secret_len(seal_key), &a);
     if (rc == SF_OK) {
@@ -225,11 +234,37 @@ out:
     if (rc == SF_ERR_AUTH) {
         rc = sf_fail(SF_ERR_STORE,
                      "the stored material of key '%s' version %u failed "
-                     "authentication: the keystore file was modified, or "
-                     "rows were moved between keys or versions",
+                     "authentication: the keystore file was modified (the "
+                     "material or the version's creation time), or rows "
+                     "were moved between keys or versions",
                      name, (unsigned)version);
     }
     return rc;
+}
+
+sf_status ks_material_open(const struct sf_secret *seal_key, const char *name,
+                           uint32_t version, enum sf_key_type type,
+                           int64_t created_at, const uint8_t *sealed,
+                           size_t sealed_len, struct sf_secret **material)
+{
+    uint8_t aad[KS_MATERIAL_AAD_MAX];
+    size_t aad_len = ks_material_aad(name, version, type, created_at, aad);
+
+    return material_open(seal_key, name, version, aad, aad_len, sealed,
+                         sealed_len, material);
+}
+
+sf_status ks_material_open_v1(const struct sf_secret *seal_key,
+                              const char *name, uint32_t version,
+                              enum sf_key_type type, const uint8_t *sealed,
+                              size_t sealed_len, struct sf_secret **material)
+{
+    uint8_t aad[KS_BINDING_MAX];
+    size_t aad_len =
+        ks_binding(KS_MATERIAL_LABEL_V1, name, version, type, aad);
+
+    return material_open(seal_key, name, version, aad, aad_len, sealed,
+                         sealed_len, material);
 }
 
 static sf_status generate_x25519(struct sf_secret **material,

@@ -16,7 +16,9 @@
 #include "sealflow/keystore.h"
 #include "sealflow/secret.h"
 
-#define KS_MATERIAL_LABEL "sealflow keystore material v1"
+#define KS_MATERIAL_LABEL "sealflow keystore material v2"
+/* The label of schema version 2 files, read only to upgrade them. */
+#define KS_MATERIAL_LABEL_V1 "sealflow keystore material v1"
 #define KS_WRAP_LABEL "sealflow kek v1"
 #define KS_SEAL_INFO "sealflow keystore material key v1"
 #define KS_CHECK_LABEL "sealflow keystore root key check v1"
@@ -39,6 +41,9 @@
 
 /* Longest binding: label, NUL, name length, name, version, type. */
 #define KS_BINDING_MAX (sizeof KS_MATERIAL_LABEL + 1 + SF_KEY_NAME_MAX + 5)
+
+/* Longest material associated data: a binding and an i64 time. */
+#define KS_MATERIAL_AAD_MAX (KS_BINDING_MAX + 8)
 
 /*
  * From the root key, derives the material sealing key (HKDF-SHA256,
@@ -90,21 +95,42 @@ sf_status ks_sym_subkey(const struct sf_secret *kek,
 size_t ks_binding(const char *label, const char *name, uint32_t version,
                   enum sf_key_type type, uint8_t *out);
 
-/* Seals material with AES-256-GCM under seal_key, a random nonce and the
- * KS_MATERIAL_LABEL binding as associated data; appends nonce(12) ||
- * ciphertext || tag(16) to sealed. */
+/*
+ * The associated data that seals a version's material: the
+ * KS_MATERIAL_LABEL binding of name, version and type followed by the
+ * version's creation time (i64, big endian), so the created_at column of
+ * a version row is authenticated together with its material. Writes it
+ * into out (KS_MATERIAL_AAD_MAX bytes) and returns its length.
+ */
+size_t ks_material_aad(const char *name, uint32_t version,
+                       enum sf_key_type type, int64_t created_at,
+                       uint8_t *out);
+
+/* Seals material with AES-256-GCM under seal_key, a random nonce and
+ * ks_material_aad() as associated data; appends nonce(12) || ciphertext
+ * || tag(16) to sealed. */
 sf_status ks_material_seal(const struct sf_secret *seal_key, const char *name,
                            uint32_t version, enum sf_key_type type,
+                           int64_t created_at,
                            const struct sf_secret *material,
                            struct sf_buf *sealed);
 
 /* Opens what ks_material_seal produced. SF_ERR_STORE (naming key and
- * version) when it fails authentication: the file was edited, or rows
- * were moved between keys, versions or types. */
+ * version) when it fails authentication: the file was edited (material
+ * or creation time), or rows were moved between keys, versions or
+ * types. */
 sf_status ks_material_open(const struct sf_secret *seal_key, const char *name,
                            uint32_t version, enum sf_key_type type,
-                           const uint8_t *sealed, size_t sealed_len,
-                           struct sf_secret **material);
+                           int64_t created_at, const uint8_t *sealed,
+                           size_t sealed_len, struct sf_secret **material);
+
+/* Opens material sealed by schema version 2 (KS_MATERIAL_LABEL_V1
+ * binding, no creation time); used only to upgrade such a file. The
+ * same failures as ks_material_open. */
+sf_status ks_material_open_v1(const struct sf_secret *seal_key,
+                              const char *name, uint32_t version,
+                              enum sf_key_type type, const uint8_t *sealed,
+                              size_t sealed_len, struct sf_secret **material);
 
 /* Generates the material of a new version: for symmetric types 32 random
  * bytes; for x25519 the private key (public part: the 32-byte public

@@ -26,7 +26,10 @@ struct sqlite_store {
     char *path;
 };
 
-static const char schema_v2[] =
+/* Schema versions 2 and 3 have the same tables: version 3 differs only
+ * in the associated data sealing each version's material, which covers
+ * the version's created_at (docs/KEYSTORE.md, "Material sealing"). */
+static const char schema_sql[] =
     "CREATE TABLE meta ("
     " k TEXT PRIMARY KEY NOT NULL,"
     " v NOT NULL"
@@ -145,7 +148,7 @@ static void sq_rollback(struct ks_store *s)
 
 static sf_status sq_create_schema(struct ks_store *s)
 {
-    return exec(store_of(s), schema_v2, "creating the schema");
+    return exec(store_of(s), schema_sql, "creating the schema");
 }
 
 /* Prepares "SELECT v FROM meta WHERE k = ?" and steps to its row. */
@@ -515,6 +518,31 @@ static sf_status sq_version_trim(struct ks_store *s, const char *name,
     return step_done(st, stmt, "trimming key versions");
 }
 
+static sf_status sq_version_reseal(struct ks_store *s, const char *name,
+                                   uint32_t version,
+                                   const struct sf_buf *sealed)
+{
+    struct sqlite_store *st = store_of(s);
+    sqlite3_stmt *stmt = NULL;
+    sf_status rc;
+
+    rc = prepare(st,
+                 "UPDATE key_versions SET material = ?"
+                 " WHERE name = ? AND version = ?",
+                 &stmt);
+    if (rc != SF_OK) {
+        return rc;
+    }
+    sqlite3_bind_blob(stmt, 1, sealed->data, (int)sealed->len, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 3, version);
+    rc = step_done(st, stmt, "writing a key version");
+    if (rc == SF_OK && sqlite3_changes(st->db) != 1) {
+        rc = SF_ERR_KEY_NOT_FOUND;
+    }
+    return rc;
+}
+
 static void sq_close(struct ks_store *s)
 {
     struct sqlite_store *st = store_of(s);
@@ -545,6 +573,7 @@ static const struct ks_store_ops sqlite_ops = {
     .version_get = sq_version_get,
     .version_put = sq_version_put,
     .version_trim = sq_version_trim,
+    .version_reseal = sq_version_reseal,
     .close = sq_close,
 };
 

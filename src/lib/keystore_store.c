@@ -79,6 +79,16 @@ sf_status ks_store_version_trim(struct ks_store *s, const char *name,
     return rc == SF_OK ? s->ops->version_trim(s, name, min_version) : rc;
 }
 
+sf_status ks_store_version_reseal(struct ks_store *s, const char *name,
+                                  uint32_t version,
+                                  const struct sf_buf *sealed)
+{
+    sf_status rc = fault(s);
+
+    return rc == SF_OK ? s->ops->version_reseal(s, name, version, sealed)
+                       : rc;
+}
+
 sf_status ks_store_bump_generation(struct ks_store *s, uint64_t *gen)
 {
     int64_t v = 0;

@@ -30,8 +30,11 @@
 #include "sealflow/buf.h"
 #include "sealflow/keystore.h"
 
-/* The schema version this code reads and writes. */
-#define KS_SCHEMA_VERSION 2
+/* The schema version this code reads and writes. Version 2 has the same
+ * tables, but its version rows' material does not authenticate their
+ * creation time; opening such a file upgrades it (keystore_upgrade.c). */
+#define KS_SCHEMA_VERSION 3
+#define KS_SCHEMA_UPGRADABLE 2
 
 /* Meta keys. */
 #define KS_META_SCHEMA "schema_version"
@@ -90,6 +93,11 @@ struct ks_store_ops {
     /* Deletes the versions below min_version. */
     sf_status (*version_trim)(struct ks_store *s, const char *name,
                               uint32_t min_version);
+    /* Replaces the sealed material of an existing version row (the
+     * schema upgrade only; a version is otherwise never changed).
+     * SF_ERR_KEY_NOT_FOUND when there is no such row. */
+    sf_status (*version_reseal)(struct ks_store *s, const char *name,
+                                uint32_t version, const struct sf_buf *sealed);
     void (*close)(struct ks_store *s);
 };
 
@@ -125,6 +133,9 @@ sf_status ks_store_version_put(struct ks_store *s, const char *name,
                                const struct ks_version_row *row);
 sf_status ks_store_version_trim(struct ks_store *s, const char *name,
                                 uint32_t min_version);
+sf_status ks_store_version_reseal(struct ks_store *s, const char *name,
+                                  uint32_t version,
+                                  const struct sf_buf *sealed);
 
 /* Adds one to the generation counter (inside a transaction) and returns
  * the new value; every change does this so other handles notice it. */

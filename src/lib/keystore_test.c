@@ -355,7 +355,7 @@ static void test_wrap_rejects_bad_sizes_and_leaves_output(void **state)
     create(f->ks, "orders", SF_KEY_AES256_GCM96);
     assert_int_equal(sf_buf_put_str(&out, "keep"), SF_OK);
     assert_int_equal(
-        sf_keystore_wrap(f->ks, "orders", 0, NULL, 0, secret32, 0, &out, NULL),
+        sf_keystore_wrap(f->ks, "orders", 0, NULL, 0, NULL, 1, &out, NULL),
         SF_ERR_INVALID_ARG);
     assert_int_equal(sf_keystore_wrap(f->ks, "orders", 0, NULL, 0, big,
                                       sizeof big, &out, NULL),
@@ -516,9 +516,9 @@ static void test_keystore_schema_version_is_checked(void **state)
     struct sf_keystore *ks = NULL;
 
     assert_int_equal(
-        tu_sql(f->db, "UPDATE meta SET v = 3 WHERE k = 'schema_version'"), 0);
+        tu_sql(f->db, "UPDATE meta SET v = 4 WHERE k = 'schema_version'"), 0);
     assert_int_equal(sf_keystore_open(f->db, f->root, &ks), SF_ERR_UNSUPPORTED);
-    assert_non_null(strstr(sf_last_error(), "schema version 3"));
+    assert_non_null(strstr(sf_last_error(), "schema version 4"));
 }
 
 /* Appends v as len big-endian bytes (the docs' u32, u64, i64). */
@@ -532,8 +532,8 @@ static void put_be(uint8_t *buf, size_t *n, uint64_t v, size_t len)
 /*
  * The key of a symmetric version, recovered from the file and the root
  * key alone by following docs/KEYSTORE.md ("Keys derived from the root
- * key", "Material sealing"), so the wrap tests below depend on the
- * documented formats only.
+ * key", "Material sealing": the binding and the version's creation
+ * time), so the wrap tests below depend on the documented formats only.
  */
 static void read_kek(const struct ks_fixture *f, const char *name,
                      enum sf_key_type type, uint8_t kek[32])
@@ -541,8 +541,9 @@ static void read_kek(const struct ks_fixture *f, const char *name,
     static const char info[] = "sealflow keystore material key v1";
     uint8_t sealed[12 + 32 + 16];
     uint8_t seal_key[32];
-    uint8_t ad[KS_BINDING_MAX];
+    uint8_t ad[KS_BINDING_MAX + 8];
     struct sf_aead *a = NULL;
+    int64_t created_at = 0;
     char sql[200];
     size_t n;
 
@@ -551,11 +552,17 @@ static void read_kek(const struct ks_fixture *f, const char *name,
              " AND version = 1",
              name);
     assert_int_equal(tu_blob(f->db, sql, sealed, sizeof sealed), sizeof sealed);
+    snprintf(sql, sizeof sql,
+             "SELECT created_at FROM key_versions WHERE name = '%s'"
+             " AND version = 1",
+             name);
+    assert_int_equal(tu_int(f->db, sql, &created_at), 0);
     assert_int_equal(sf_hkdf(SF_MD_SHA256, NULL, 0, sf_secret_cdata(f->root),
                              32, (const uint8_t *)info, sizeof info - 1,
                              seal_key, sizeof seal_key),
                      SF_OK);
-    n = ks_binding("sealflow keystore material v1", name, 1, type, ad);
+    n = ks_binding("sealflow keystore material v2", name, 1, type, ad);
+    put_be(ad, &n, (uint64_t)created_at, 8);
     assert_int_equal(sf_aead_new(SF_AEAD_AES_256_GCM, seal_key, 32, &a), SF_OK);
     assert_int_equal(
         sf_aead_open(a, sealed, ad, n, sealed + 12, 32, sealed + 44, kek),

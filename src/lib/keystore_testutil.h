@@ -170,4 +170,26 @@ static inline int tu_blob(const char *db_path, const char *sql, uint8_t *out,
     return len;
 }
 
+/* Reads the integer in the first column of the first row of sql into
+ * *out through a separate read-only connection; 0 on success, -1 when
+ * there is no such row or the value is not an integer. */
+static inline int tu_int(const char *db_path, const char *sql, int64_t *out)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *stmt = NULL;
+    int rc = -1;
+
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) ==
+            SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) == SQLITE_OK &&
+        sqlite3_step(stmt) == SQLITE_ROW &&
+        sqlite3_column_type(stmt, 0) == SQLITE_INTEGER) {
+        *out = sqlite3_column_int64(stmt, 0);
+        rc = 0;
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return rc;
+}
+
 #endif

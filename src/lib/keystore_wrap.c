@@ -128,7 +128,8 @@ static sf_status load_version(struct sf_keystore *ks, struct ks_ckey *k,
     }
     if (rc == SF_OK) {
         rc = ks_material_open(ks->seal_key, k->info.name, v, k->info.type,
-                              row.sealed.data, row.sealed.len, &material);
+                              row.created_at, row.sealed.data,
+                              row.sealed.len, &material);
     }
     if (rc == SF_OK) {
         rc = ks_cver_new(k->info.type, v, material, &row.public_part, &cv);
@@ -348,8 +349,8 @@ sf_status sf_keystore_wrap(struct sf_keystore *ks, const char *name,
     size_t start;
     sf_status rc;
 
-    if (ks == NULL || name == NULL || out == NULL || pt == NULL ||
-        pt_len == 0 || (aad == NULL && aad_len > 0)) {
+    if (ks == NULL || name == NULL || out == NULL ||
+        (pt == NULL && pt_len > 0) || (aad == NULL && aad_len > 0)) {
         return SF_ERR_INVALID_ARG;
     }
     if (pt_len > SF_KEYSTORE_WRAP_MAX) {
@@ -394,9 +395,11 @@ static sf_status unwrap_sym(struct ks_cver *cv, const struct full_aad *fa,
     const uint8_t *body = ct + KS_SYM_RANDOM_LEN;
     uint8_t subkey[KS_SYM_KEY_LEN];
     struct sf_aead *a = NULL;
-    sf_status rc;
+    sf_status rc = SF_OK;
 
-    rc = sf_secret_new(pt_len, out);
+    if (pt_len > 0) {
+        rc = sf_secret_new(pt_len, out);
+    }
     if (rc == SF_OK) {
         rc = ks_sym_subkey(cv->secret, ct, subkey);
     }
@@ -416,8 +419,12 @@ static sf_status unwrap_x25519(struct ks_cver *cv, const struct full_aad *fa,
                                const uint8_t *ct, size_t ct_len,
                                struct sf_secret **out)
 {
-    sf_status rc = sf_secret_new(ct_len - HPKE_OVERHEAD, out);
+    size_t pt_len = ct_len - HPKE_OVERHEAD;
+    sf_status rc = SF_OK;
 
+    if (pt_len > 0) {
+        rc = sf_secret_new(pt_len, out);
+    }
     if (rc == SF_OK) {
         rc = sf_hpke_open_base(SF_HPKE_AES_256_GCM, sf_secret_cdata(cv->secret),
                                ct, (const uint8_t *)KS_X25519_INFO,
@@ -438,10 +445,7 @@ static sf_status unwrap_rsa(struct ks_cver *cv, const struct full_aad *fa,
 
     rc = sf_rsa_oaep_decrypt(cv->rsa, fa->p, fa->len, ct, ct_len, pt, sizeof pt,
                              &pt_len);
-    if (rc == SF_OK && pt_len == 0) {
-        rc = SF_ERR_AUTH;
-    }
-    if (rc == SF_OK) {
+    if (rc == SF_OK && pt_len > 0) {
         rc = sf_secret_from(pt, pt_len, out);
     }
     sf_wipe(pt, sizeof pt);
@@ -487,7 +491,7 @@ sf_status sf_keystore_unwrap(struct sf_keystore *ks, const char *name,
     if (rc != SF_OK) {
         goto out;
     }
-    if (ct_len <= overhead(cv) ||
+    if (ct_len == 0 || ct_len < overhead(cv) ||
         ct_len - overhead(cv) > SF_KEYSTORE_WRAP_MAX) {
         rc = SF_ERR_AUTH;
     } else if (cv->type == SF_KEY_X25519) {

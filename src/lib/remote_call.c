@@ -244,6 +244,12 @@ static sf_status status_of(const struct sf_rcall *c, const char *text)
         if (strstr(text, "not found") != NULL) {
             return SF_ERR_KEY_NOT_FOUND;
         }
+        /* Vault: "disallowed by policy (too old)"; sealflowd names the
+         * minimum. Both mean a version retired by min_decryption. */
+        if (strstr(text, "disallowed by policy") != NULL ||
+            strstr(text, "min_decryption_version") != NULL) {
+            return SF_ERR_KEY_VERSION;
+        }
         return strcmp(c->op, "decrypt") == 0 ? SF_ERR_AUTH : SF_ERR_REMOTE;
     case 429:
     case 502:
