@@ -61,7 +61,7 @@ printf 'not a sealflow file at all\n' >"$scratch/junk.sf"
 must_fail 3 "a file that is not an envelope is bad input" \
     "$scratch/junk.sf"
 : >"$scratch/empty.sf"
-must_fail 4 "an empty file is not a message" "$scratch/empty.sf"
+must_fail 3 "an empty file is not a message: bad input" "$scratch/empty.sf"
 expect 3 "inspect calls junk bad input" "$SF" inspect "$scratch/junk.sf"
 
 # ---- wrong or missing keys ----

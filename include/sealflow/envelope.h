@@ -91,8 +91,10 @@ SF_API void sf_recipient_free(struct sf_recipient *r);
 
 struct sf_identity;
 
-/* Unwraps stanzas that name keys in this keystore (key ids without ':').
- * ks must outlive the identity. */
+/* Unwraps stanzas that name keys in this keystore (key ids without ':'),
+ * and partner stanzas ("x25519:<hex>", "rsa:<hex>", version 0) sealed to
+ * the exported public key of one of its x25519 or RSA keys. ks must
+ * outlive the identity. */
 SF_API SF_MUST_CHECK sf_status sf_identity_keystore(
     struct sf_keystore *ks, struct sf_identity **out);
 
@@ -191,7 +193,8 @@ SF_API SF_MUST_CHECK sf_status sf_opener_update(struct sf_opener *o,
                                                 struct sf_buf *out);
 
 /* Checks that the message ended with its final frame and nothing after
- * it; SF_ERR_AUTH for a truncated or extended message. */
+ * it; SF_ERR_AUTH for a truncated or extended message, SF_ERR_FORMAT
+ * when the input was shorter than the 4-byte magic. */
 SF_API SF_MUST_CHECK sf_status sf_opener_final(struct sf_opener *o,
                                                struct sf_buf *out);
 

@@ -148,7 +148,8 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_create(
     struct sf_keystore **out);
 
 /* Opens an existing keystore. SF_ERR_ROOT_KEY when root_key is not the one
- * it was created with; SF_ERR_STORE when the file is not a keystore;
+ * it was created with; SF_ERR_STORE when the file is not a keystore (a
+ * zero-byte file: "not a sealflow keystore (empty file)");
  * SF_ERR_IO when it does not exist; SF_ERR_UNSUPPORTED when its schema is
  * newer than this library, or an older one it no longer opens. A schema
  * version 2 file is upgraded in place, in one transaction, once the root
@@ -156,6 +157,13 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_create(
  * SF_ERR_STORE, leaving it unchanged, when a row was modified outside
  * sealflow. The file must be writable (SQLite's WAL mode writes beside it
  * even to read).
+ *
+ * The file is first opened read-only and checked (a meta table, a schema
+ * version this library opens, the root key's check value) without any
+ * write: only a file that passes is opened for writing and put in WAL
+ * mode, so an empty file or another application's SQLite database is
+ * refused and left as it was (beside a file already in WAL mode, SQLite's
+ * reader may leave an empty -wal file and a -shm index).
  *
  * Every key's settings (the sf_key_info fields) carry a MAC under a key
  * derived from the root key. Every call that reads them from the file
@@ -295,6 +303,61 @@ SF_API SF_MUST_CHECK sf_status sf_keystore_unwrap(
 SF_API SF_MUST_CHECK sf_status sf_keystore_public_key(
     struct sf_keystore *ks, const char *name, uint32_t version,
     struct sf_buf *out);
+
+/* Longest public key fingerprint, with its NUL ("x25519:" or "rsa:"
+ * and 16 hex digits fit with room to spare). */
+#define SF_KEYSTORE_FINGERPRINT_MAX 32
+
+/*
+ * Finds the asymmetric key version whose public key has this
+ * fingerprint: "x25519:" followed by the first 8 bytes of SHA-256 of the
+ * raw 32-byte public key, or "rsa:" followed by the first 8 bytes of
+ * SHA-256 of its SubjectPublicKeyInfo DER, in lower-case hex; the key
+ * id a partner's envelope writes when sealing to the string
+ * sf_keystore_public_key gives (docs/FORMAT.md, "Stanzas"). Every
+ * available version of every x25519 and RSA key is searched.
+ * On success name_out receives the key's name and *version the version.
+ * SF_ERR_KEY_NOT_FOUND when no available version has that fingerprint
+ * (trimmed versions are gone); SF_ERR_KEY_VERSION when the version is
+ * below the key's min_decryption_version, with the message unwrap gives
+ * ("key 'inbox' version 1 is below min_decryption_version 2");
+ * SF_ERR_STORE when a key's settings were modified outside sealflow.
+ * On failure name_out is "" and *version 0.
+ * The fingerprints are computed from the stored public parts and kept
+ * in memory; after a change (through this handle at once, by another
+ * handle or process as sf_keystore_set_refresh_ms says) they are read
+ * again. A public part is checked against its private key when the
+ * version is used (sf_keystore_unwrap_external), not here.
+ */
+SF_API SF_MUST_CHECK sf_status sf_keystore_find_public(
+    struct sf_keystore *ks, const char *fingerprint,
+    char name_out[SF_KEY_NAME_MAX + 1], uint32_t *version);
+
+/*
+ * Opens, with the private part of an asymmetric key version, what a
+ * sender made with only its public key, without the keystore's binding
+ * (which sf_keystore_unwrap always adds):
+ * x25519: ct = enc(32) || ciphertext || tag(16), opened with RFC 9180
+ * HPKE base mode (DHKEM-X25519, HKDF-SHA256, AES-256-GCM) with the
+ * caller's info and aad. info may not be the keystore's own
+ * "sealflow kek x25519" (SF_ERR_INVALID_ARG), so this call never opens
+ * what sf_keystore_wrap produced.
+ * RSA: RSAES-OAEP with SHA-256 and MGF1-SHA-256, label = aad; info must
+ * be empty, and a label starting like the keystore's binding
+ * ("sealflow kek v1" || 0x00) is refused (SF_ERR_INVALID_ARG), for the
+ * same reason.
+ * version must be given (0 is SF_ERR_KEY_VERSION) and is checked as for
+ * sf_keystore_unwrap: SF_ERR_KEY_VERSION naming key, version and minimum
+ * when it is below min_decryption_version, trimmed or above the latest.
+ * SF_ERR_KEY_TYPE for a symmetric key; SF_ERR_AUTH (one status for
+ * every such case) when ct, info or aad do not match.
+ * *out receives the secret (caller frees), NULL on failure; an empty
+ * secret gives SF_OK with *out NULL, as for sf_keystore_unwrap.
+ */
+SF_API SF_MUST_CHECK sf_status sf_keystore_unwrap_external(
+    struct sf_keystore *ks, const char *name, uint32_t version,
+    const uint8_t *info, size_t info_len, const uint8_t *aad, size_t aad_len,
+    const uint8_t *ct, size_t ct_len, struct sf_secret **out);
 
 #ifdef __cplusplus
 }

@@ -25,15 +25,20 @@ static const struct cli_opt global_opts[] = {
     {NULL, 0, false, 0},
 };
 
-void cli_print_global_help(void)
+/* The global options. --json is not one (it belongs to the commands
+ * that offer it, and is refused before the command word); it is listed
+ * here only for a command whose help does not list it already. */
+static void print_globals(bool has_json)
 {
+    if (has_json) {
+        fputs("\nOutput:\n"
+              "  --json            print the result as JSON\n", stdout);
+    }
     fputs("\nGlobal options:\n"
           "  --keystore PATH   keystore file (default: keystore.db in the\n"
           "                    sealflow home)\n"
           "  --root-key PATH   root key file (default: root.key beside the\n"
           "                    keystore)\n"
-          "  --json            machine-readable output (commands that\n"
-          "                    offer it)\n"
           "  -h, --help        show this help\n"
           "\nEnvironment:\n"
           "  SEALFLOW_HOME       sealflow home (default:\n"
@@ -45,6 +50,11 @@ void cli_print_global_help(void)
           "authentication\nfailed, 5 no usable key, 6 I/O error, 7 keystore "
           "or root key.\nSee 'man sealflow' and docs/cli/ for details.\n",
           stdout);
+}
+
+void cli_print_global_help(void)
+{
+    print_globals(false);
 }
 
 static const struct cli_opt *find_long(const struct cli_opt *t,
@@ -68,10 +78,13 @@ static const struct cli_opt *find_short(const struct cli_opt *t, char c)
     return NULL;
 }
 
-static void print_help(const struct cli_spec *spec)
+/* Prints the command's help; CLI_EXIT_IO when stdout fails (a full
+ * disk, a closed pipe), so that --help never claims success it lacks. */
+static int print_help(const struct cli_spec *spec)
 {
     fputs(spec->help, stdout);
-    cli_print_global_help();
+    print_globals(spec->json_ok && strstr(spec->help, "\n  --json") == NULL);
+    return cli_flush_stdout();
 }
 
 /* Applies one global option to ctx; CLI_PARSE_GO to go on. */
@@ -99,8 +112,7 @@ static int apply_global(struct cli_ctx *ctx, const struct cli_spec *spec,
         ctx->progress = id == G_PROGRESS ? 1 : 0;
         break;
     default:
-        print_help(spec);
-        return CLI_EXIT_OK;
+        return print_help(spec);
     }
     return CLI_PARSE_GO;
 }
@@ -132,8 +144,10 @@ static int parse_long(struct cli_ctx *ctx, const struct cli_spec *spec,
         o = find_long(global_opts, name, len);
     }
     if (o == NULL) {
-        return cli_usage(spec->cmd, "unknown option '--%.*s'", (int)len,
-                         name);
+        char shown[CLI_SHOW_MAX * 4 + 32];
+
+        return cli_usage(spec->cmd, "unknown option '%s'",
+                         cli_show(argv[*i], shown, sizeof shown));
     }
     if (!o->has_arg && eq != NULL) {
         return cli_usage(spec->cmd, "option '--%s' takes no value",
@@ -163,7 +177,10 @@ static int parse_short(struct cli_ctx *ctx, const struct cli_spec *spec,
         o = find_short(global_opts, a[1]);
     }
     if (o == NULL || (!o->has_arg && a[2] != '\0')) {
-        return cli_usage(spec->cmd, "unknown option '%s'", a);
+        char shown[CLI_SHOW_MAX * 4 + 32];
+
+        return cli_usage(spec->cmd, "unknown option '%s'",
+                         cli_show(a, shown, sizeof shown));
     }
     if (o->has_arg && a[2] != '\0') {
         arg = a + 2;
@@ -182,8 +199,10 @@ static int check_count(const struct cli_spec *spec, char **pos, int n)
         return cli_usage(spec->cmd, "missing argument");
     }
     if (spec->pos_max >= 0 && n > spec->pos_max) {
+        char shown[CLI_SHOW_MAX * 4 + 32];
+
         return cli_usage(spec->cmd, "unexpected argument '%s'",
-                         pos[spec->pos_max]);
+                         cli_show(pos[spec->pos_max], shown, sizeof shown));
     }
     return CLI_PARSE_GO;
 }
@@ -234,6 +253,7 @@ int cli_dispatch(struct cli_ctx *ctx, const char *group,
                  const char *group_help, const struct cli_cmd *table,
                  size_t n, int argc, char **argv)
 {
+    char shown[CLI_SHOW_MAX * 4 + 32];
     size_t i;
 
     if (argc < 2) {
@@ -243,12 +263,13 @@ int cli_dispatch(struct cli_ctx *ctx, const char *group,
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         print_group_help(stdout, group_help, table, n);
         cli_print_global_help();
-        return CLI_EXIT_OK;
+        return cli_flush_stdout();
     }
     for (i = 0; i < n; i++) {
         if (strcmp(argv[1], table[i].name) == 0) {
             return table[i].run(ctx, argc - 1, argv + 1);
         }
     }
-    return cli_usage(group, "unknown command '%s'", argv[1]);
+    return cli_usage(group, "unknown command '%s'",
+                     cli_show(argv[1], shown, sizeof shown));
 }

@@ -16,6 +16,8 @@
  * header is longer. */
 #define HEADER_READ_MAX ((size_t)SF_HEADER_MAX)
 #define PROGRESS_AUTO_MIN (4 * 1024 * 1024)
+/* Room for a path or argument quoted in a message. */
+#define SHOW_LEN (CLI_SHOW_MAX * 4 + 32)
 
 /*
  * The temporary file being written, for the signal handler: an interrupted
@@ -69,14 +71,21 @@ int cli_in_open(struct cli_in *in, const char *path)
         in->fd = open(path, O_RDONLY | O_CLOEXEC);
         in->name = path;
         if (in->fd < 0) {
-            return cli_errno(errno, "cannot open %s", path);
+            char name[SHOW_LEN];
+
+            return cli_errno(errno, "cannot open %s",
+                             cli_show(path, name, sizeof name));
         }
     }
     if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode)) {
         in->size = (int64_t)st.st_size;
     } else if (fstat(in->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        char name[SHOW_LEN];
+
+        cli_show(in->name, name, sizeof name);
         cli_in_close(in);
-        return cli_error(CLI_EXIT_IO, "%s is a directory", in->name);
+        return cli_error(CLI_EXIT_IO, "cannot read %s: it is a directory",
+                         name);
     }
     return CLI_EXIT_OK;
 }
@@ -93,7 +102,10 @@ int cli_in_read(struct cli_in *in, uint8_t *buf, size_t cap, size_t *got)
         }
         if (r < 0) {
             *got = n;
-            return cli_errno(errno, "reading %s", in->name);
+            char name[SHOW_LEN];
+
+            return cli_errno(errno, "reading %s",
+                             cli_show(in->name, name, sizeof name));
         }
         if (r == 0) {
             break;
@@ -112,61 +124,247 @@ void cli_in_close(struct cli_in *in)
     in->fd = -1;
 }
 
-/* Builds "<dir>/.<base>.sf-XXXXXX" for mkstemp. */
+/* Most symbolic links followed for one output path, as the kernel's
+ * limit. */
+#define LINKS_MAX 40
+
+/* The output's name for messages: "stdout" or the path as given. */
+static const char *out_name(const struct cli_out *o, char *buf, size_t len)
+{
+    return o->name == NULL ? "stdout" : cli_show(o->name, buf, len);
+}
+
+/*
+ * Builds "<dir>/.<base>.sf-XXXXXX" for mkstemp. A base too long for that
+ * to fit in NAME_MAX is cut short in the temporary name: mkstemp keeps it
+ * unique, and it only lives until the rename.
+ */
 static char *tmp_template(const char *path)
 {
+    static const char suffix[] = ".sf-XXXXXX";
+    const size_t base_max = NAME_MAX - 1 - (sizeof suffix - 1);
     const char *slash = strrchr(path, '/');
     const char *base = slash != NULL ? slash + 1 : path;
     int dir_len = slash != NULL ? (int)(slash - path) + 1 : 0;
-    size_t len = strlen(path) + 16;
+    size_t base_len = strlen(base);
+    size_t len = strlen(path) + sizeof suffix + 2;
     char *t = malloc(len);
 
+    if (base_len > base_max) {
+        base_len = base_max;
+    }
     if (t != NULL) {
-        snprintf(t, len, "%.*s.%s.sf-XXXXXX", dir_len, path, base);
+        snprintf(t, len, "%.*s.%.*s%s", dir_len, path, (int)base_len, base,
+                 suffix);
     }
     return t;
+}
+
+/* The folder part of path ("." when there is none) into dir. */
+static void dir_of(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+
+    if (slash == NULL) {
+        snprintf(dir, len, ".");
+    } else {
+        snprintf(dir, len, "%.*s", slash == path ? 1 : (int)(slash - path),
+                 path);
+    }
+}
+
+/*
+ * For a path that does not exist: follows a chain of dangling symbolic
+ * links to the name that would be created, so the file appears where the
+ * link points and the link stays. Returns a new string, or NULL with
+ * errno set.
+ */
+static char *follow_links(const char *path)
+{
+    char *cur = strdup(path);
+    char target[PATH_MAX];
+    char dir[PATH_MAX];
+    struct stat st;
+    ssize_t n;
+    int hops;
+
+    for (hops = 0; cur != NULL && hops < LINKS_MAX; hops++) {
+        if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode)) {
+            return cur;
+        }
+        n = readlink(cur, target, sizeof target - 1);
+        if (n < 0) {
+            free(cur);
+            return NULL;
+        }
+        target[n] = '\0';
+        dir_of(cur, dir, sizeof dir);
+        free(cur);
+        cur = malloc(strlen(dir) + (size_t)n + 2);
+        if (cur != NULL && target[0] == '/') {
+            memcpy(cur, target, (size_t)n + 1);
+        } else if (cur != NULL) {
+            snprintf(cur, strlen(dir) + (size_t)n + 2, "%s/%s", dir, target);
+        }
+    }
+    errno = cur == NULL ? ENOMEM : ELOOP;
+    free(cur);
+    return NULL;
+}
+
+/* The folder that will hold a new output file must exist. */
+static int check_folder(const struct cli_out *o, const char *target)
+{
+    char dir[PATH_MAX];
+    char name[SHOW_LEN];
+    char dshow[SHOW_LEN];
+    struct stat st;
+
+    dir_of(target, dir, sizeof dir);
+    out_name(o, name, sizeof name);
+    cli_show(dir, dshow, sizeof dshow);
+    if (stat(dir, &st) != 0 && errno == ENOENT) {
+        return cli_error(CLI_EXIT_IO, "cannot write output %s: folder %s "
+                         "does not exist", name, dshow);
+    }
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        return cli_error(CLI_EXIT_IO, "cannot write output %s: %s is not "
+                         "a folder", name, dshow);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* true when st is the file already open as stdout (/dev/stdout, or the
+ * file stdout was redirected to). */
+static bool is_stdout(const struct stat *st)
+{
+    struct stat so;
+
+    return fstat(STDOUT_FILENO, &so) == 0 && so.st_dev == st->st_dev &&
+           so.st_ino == st->st_ino;
+}
+
+/*
+ * An output path that exists. A device or FIFO is opened for writing
+ * without creating or truncating it: replacing it with a regular file
+ * would destroy the node (as root, /dev/full or /dev/null). A regular file
+ * is replaced by a temporary file renamed over it; through a symlink, the
+ * file the link names is replaced.
+ */
+static int open_existing(struct cli_out *o, const char *path,
+                         const struct stat *st)
+{
+    char name[SHOW_LEN];
+
+    out_name(o, name, sizeof name);
+    if (o->no_clobber) {
+        return cli_error(CLI_EXIT_FAIL, "%s already exists; refusing to "
+                         "overwrite it", name);
+    }
+    if (is_stdout(st)) {
+        o->is_direct = true;
+        return CLI_EXIT_OK;
+    }
+    if (S_ISDIR(st->st_mode)) {
+        return cli_error(CLI_EXIT_IO, "cannot write output %s: it is a "
+                         "directory", name);
+    }
+    if (S_ISSOCK(st->st_mode)) {
+        return cli_error(CLI_EXIT_IO, "cannot write output %s: it is a "
+                         "socket", name);
+    }
+    if (!S_ISREG(st->st_mode)) {
+        o->fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (o->fd < 0) {
+            return cli_errno(errno, "cannot write output %s", name);
+        }
+        o->is_direct = true;
+        return CLI_EXIT_OK;
+    }
+    o->path = realpath(path, NULL);
+    if (o->path == NULL) {
+        return cli_errno(errno, "cannot write output %s", name);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Creates the temporary file beside o->path with the given mode. */
+static int open_tmp(struct cli_out *o, mode_t mode)
+{
+    char name[SHOW_LEN];
+    int e;
+
+    out_name(o, name, sizeof name);
+    o->tmp = tmp_template(o->path);
+    if (o->tmp == NULL) {
+        return cli_error(CLI_EXIT_FAIL, "out of memory");
+    }
+    o->fd = mkstemp(o->tmp);
+    if (o->fd < 0) {
+        e = errno;
+        free(o->tmp);
+        o->tmp = NULL;
+        return cli_errno(e, "cannot write output %s: cannot create a "
+                         "temporary file in its folder", name);
+    }
+    watch_tmp(o->tmp);
+    if (fchmod(o->fd, mode) != 0) {
+        return cli_errno(errno, "cannot set the mode of the file for %s",
+                         name);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Sets up o for a path: see cli_out_open. */
+static int open_path(struct cli_out *o, const char *path, mode_t mode)
+{
+    char name[SHOW_LEN];
+    struct stat st;
+    int code;
+
+    out_name(o, name, sizeof name);
+    if (stat(path, &st) == 0) {
+        code = open_existing(o, path, &st);
+    } else if (errno != ENOENT) {
+        return cli_errno(errno, "cannot write output %s", name);
+    } else {
+        o->path = follow_links(path);
+        code = o->path == NULL ? cli_errno(errno, "cannot write output %s",
+                                           name)
+                               : check_folder(o, o->path);
+    }
+    if (code == CLI_EXIT_OK && !o->is_direct) {
+        code = open_tmp(o, mode);
+    }
+    return code;
 }
 
 int cli_out_open(struct cli_out *o, const char *path, mode_t mode,
                  bool no_clobber)
 {
+    int code;
+
     memset(o, 0, sizeof *o);
     o->fd = STDOUT_FILENO;
     o->no_clobber = no_clobber;
     if (path == NULL || strcmp(path, "-") == 0) {
         return CLI_EXIT_OK;
     }
-    if (no_clobber && access(path, F_OK) == 0) {
-        return cli_error(CLI_EXIT_FAIL, "%s already exists; refusing to "
-                         "overwrite it", path);
-    }
-    o->path = strdup(path);
-    o->tmp = tmp_template(path);
-    if (o->path == NULL || o->tmp == NULL) {
-        cli_out_abort(o);
+    o->name = strdup(path);
+    if (o->name == NULL) {
         return cli_error(CLI_EXIT_FAIL, "out of memory");
     }
-    o->fd = mkstemp(o->tmp);
-    if (o->fd < 0) {
-        int e = errno;
-        free(o->tmp);
-        o->tmp = NULL;
+    code = open_path(o, path, mode);
+    if (code != CLI_EXIT_OK) {
         cli_out_abort(o);
-        return cli_errno(e, "cannot create a temporary file beside %s",
-                         path);
     }
-    watch_tmp(o->tmp);
-    if (fchmod(o->fd, mode) != 0) {
-        int e = errno;
-        cli_out_abort(o);
-        return cli_errno(e, "cannot set the mode of the file for %s", path);
-    }
-    return CLI_EXIT_OK;
+    return code;
 }
 
 int cli_out_write(struct cli_out *o, const void *p, size_t len)
 {
     const uint8_t *b = p;
+    char name[SHOW_LEN];
     ssize_t w;
 
     while (len > 0) {
@@ -176,7 +374,7 @@ int cli_out_write(struct cli_out *o, const void *p, size_t len)
         }
         if (w < 0) {
             return cli_errno(errno, "writing %s",
-                             o->path != NULL ? o->path : "stdout");
+                             out_name(o, name, sizeof name));
         }
         b += w;
         len -= (size_t)w;
@@ -188,16 +386,10 @@ int cli_out_write(struct cli_out *o, const void *p, size_t len)
  * cannot sync a directory say EINVAL, which is not an error here. */
 static void sync_dir(const char *path)
 {
-    const char *slash = strrchr(path, '/');
     char dir[PATH_MAX];
     int fd;
 
-    if (slash == NULL) {
-        snprintf(dir, sizeof dir, ".");
-    } else {
-        snprintf(dir, sizeof dir, "%.*s",
-                 slash == path ? 1 : (int)(slash - path), path);
-    }
+    dir_of(path, dir, sizeof dir);
     fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
         (void)fsync(fd);
@@ -222,10 +414,33 @@ static int place(struct cli_out *o)
     return rename(o->tmp, o->path) == 0 ? 0 : errno;
 }
 
-int cli_out_commit(struct cli_out *o)
+/* Closes a direct output; stdout stays open for the rest of the run. */
+static int close_direct(struct cli_out *o)
 {
+    char name[SHOW_LEN];
     int e = 0;
 
+    if (o->fd != STDOUT_FILENO && o->fd >= 0 && close(o->fd) != 0) {
+        e = errno;
+    }
+    o->fd = -1;
+    if (e != 0) {
+        cli_errno(e, "cannot write %s", out_name(o, name, sizeof name));
+        cli_out_abort(o);
+        return CLI_EXIT_IO;
+    }
+    cli_out_abort(o);
+    return CLI_EXIT_OK;
+}
+
+int cli_out_commit(struct cli_out *o)
+{
+    char name[SHOW_LEN];
+    int e = 0;
+
+    if (o->is_direct) {
+        return close_direct(o);
+    }
     if (o->path == NULL) {
         return CLI_EXIT_OK;
     }
@@ -240,22 +455,21 @@ int cli_out_commit(struct cli_out *o)
         e = place(o);
     }
     if (e != 0) {
+        cli_errno(e, "cannot write %s", out_name(o, name, sizeof name));
         cli_out_abort(o);
-        return cli_errno(e, "cannot write %s", o->path != NULL ? o->path
-                                                               : "output");
+        return e == EEXIST && o->no_clobber ? CLI_EXIT_FAIL : CLI_EXIT_IO;
     }
     unwatch_tmp();
     sync_dir(o->path);
     free(o->tmp);
-    free(o->path);
     o->tmp = NULL;
-    o->path = NULL;
+    cli_out_abort(o);
     return CLI_EXIT_OK;
 }
 
 void cli_out_abort(struct cli_out *o)
 {
-    if (o->path != NULL && o->fd >= 0) {
+    if (o->fd >= 0 && o->fd != STDOUT_FILENO) {
         close(o->fd);
     }
     o->fd = -1;
@@ -265,8 +479,11 @@ void cli_out_abort(struct cli_out *o)
     }
     free(o->tmp);
     free(o->path);
+    free(o->name);
     o->tmp = NULL;
     o->path = NULL;
+    o->name = NULL;
+    o->is_direct = false;
 }
 
 mode_t cli_default_mode(void)
@@ -280,18 +497,21 @@ mode_t cli_default_mode(void)
 int cli_check_distinct(const char *cmd, const struct cli_in *in,
                        const char *out_path)
 {
+    char name[SHOW_LEN];
     struct stat a;
     struct stat b;
 
     if (out_path == NULL || strcmp(out_path, "-") == 0) {
         return CLI_EXIT_OK;
     }
-    if (fstat(in->fd, &a) != 0 || stat(out_path, &b) != 0) {
+    if (fstat(in->fd, &a) != 0 || stat(out_path, &b) != 0 ||
+        !S_ISREG(b.st_mode)) {
         return CLI_EXIT_OK;
     }
     if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
         return cli_usage(cmd, "output %s is the input file; refusing to "
-                         "overwrite the input", out_path);
+                         "overwrite the input",
+                         cli_show(out_path, name, sizeof name));
     }
     return CLI_EXIT_OK;
 }

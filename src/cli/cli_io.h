@@ -1,11 +1,16 @@
 /*
- * Files for the sealflow CLI: input streams, atomic output files, the
- * progress bar, and reading an envelope header from the front of a stream.
+ * Files for the sealflow CLI: input streams, output files, the progress
+ * bar, and reading an envelope header from the front of a stream.
  *
- * Output files are never written in place: bytes go to a temporary file
- * in the target's directory, which is synced and renamed over the target
- * only when everything succeeded. On failure, or on SIGINT/SIGTERM/SIGHUP,
- * the temporary file is removed, so a failure leaves no partial output.
+ * A regular output file is never written in place: bytes go to a
+ * temporary file in the target's folder, which is synced and renamed over
+ * the target only when everything succeeded. On failure, or on
+ * SIGINT/SIGTERM/SIGHUP, the temporary file is removed, so a failure
+ * leaves no partial output. A symbolic link is followed and the file it
+ * names is replaced; the link stays. An output that exists and is not a
+ * regular file (a device, a FIFO) is written directly, as a shell
+ * redirect would, and so is the file that is already stdout
+ * (/dev/stdout): there a failure can leave part of the output behind.
  */
 #ifndef SF_CLI_IO_H
 #define SF_CLI_IO_H
@@ -39,14 +44,20 @@ void cli_in_close(struct cli_in *in);
 
 struct cli_out {
     int fd;
-    char *path;       /* final path; NULL when writing to stdout */
+    char *path;       /* the file replaced on commit, symlinks resolved;
+                         NULL when writing to stdout or directly */
     char *tmp;        /* temporary file beside path */
+    char *name;       /* the output as given, for messages; NULL: stdout */
     bool no_clobber;  /* refuse to replace an existing path */
+    bool is_direct;   /* writing into an existing non-regular file */
 };
 
 /*
- * Starts an output: stdout for NULL or "-", else a temporary file with the
- * given mode beside path. Prints the error.
+ * Starts an output: stdout for NULL or "-" (or a path that is the file
+ * open as stdout), a direct write for an existing device or FIFO, else a
+ * temporary file with the given mode beside the file path names. A
+ * folder, a socket, a missing folder, or (with no_clobber) anything that
+ * exists is refused. Prints the error.
  */
 int cli_out_open(struct cli_out *o, const char *path, mode_t mode,
                  bool no_clobber);
@@ -54,8 +65,9 @@ int cli_out_open(struct cli_out *o, const char *path, mode_t mode,
 /* Writes all len bytes. Prints the error. */
 int cli_out_write(struct cli_out *o, const void *p, size_t len);
 
-/* Syncs the temporary file, renames it over path and syncs the directory.
- * On failure the temporary file is removed. Prints the error. */
+/* Syncs the temporary file, renames it over path and syncs the directory
+ * (closes a direct output). On failure the temporary file is removed.
+ * Prints the error. */
 int cli_out_commit(struct cli_out *o);
 
 /* Removes the temporary file (if any) and releases o. */
@@ -64,7 +76,8 @@ void cli_out_abort(struct cli_out *o);
 /* The mode for a new non-secret file: 0666 minus the umask. */
 mode_t cli_default_mode(void);
 
-/* Refuses an output path that names the input file (a usage error). */
+/* Refuses an output path that names the input file when that is a
+ * regular file (a usage error). */
 int cli_check_distinct(const char *cmd, const struct cli_in *in,
                        const char *out_path);
 

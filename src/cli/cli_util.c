@@ -60,17 +60,32 @@ int cli_exit_code(sf_status rc)
  * repeat it (rewrap --json). */
 static char last_message[1024];
 
+/* A message is formatted here before it is escaped: arguments, paths and
+ * library text may carry bytes a terminal would act on. */
+#define MESSAGE_MAX 2048
+
+/* Prints "<lead><text>\n" on stderr with text escaped. */
+static void print_line(const char *lead, const char *text)
+{
+    char safe[MESSAGE_MAX];
+
+    cli_escape(text, strlen(text), safe, sizeof safe);
+    fprintf(stderr, "%s%s\n", lead, safe);
+}
+
 /* Prints "sealflow: <what><tail>" and remembers it. */
 static void print_error(const char *fmt, va_list ap, const char *tail)
     __attribute__((format(printf, 1, 0)));
 
 static void print_error(const char *fmt, va_list ap, const char *tail)
 {
+    char text[MESSAGE_MAX];
     size_t len;
 
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
-    len = strlen(last_message);
-    snprintf(last_message + len, sizeof last_message - len, "%s", tail);
+    vsnprintf(text, sizeof text, fmt, ap);
+    len = strlen(text);
+    snprintf(text + len, sizeof text - len, "%s", tail);
+    cli_escape(text, strlen(text), last_message, sizeof last_message);
     fprintf(stderr, "sealflow: %s\n", last_message);
 }
 
@@ -120,36 +135,38 @@ int cli_errno(int errnum, const char *fmt, ...)
 
 void cli_hint(const char *fmt, ...)
 {
+    char text[MESSAGE_MAX];
     va_list ap;
 
-    fputs("hint: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    print_line("hint: ", text);
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...)
 {
+    char text[MESSAGE_MAX];
     va_list ap;
 
-    fprintf(stderr, "sealflow: %s: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry 'sealflow %s --help'.\n", cmd);
+    fprintf(stderr, "sealflow: %s: ", cmd);
+    print_line("", text);
+    fprintf(stderr, "Try 'sealflow %s --help'.\n", cmd);
     return CLI_EXIT_USAGE;
 }
 
 void cli_note(const char *fmt, ...)
 {
+    char text[MESSAGE_MAX];
     va_list ap;
 
-    fputs("sealflow: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    print_line("sealflow: ", text);
 }
 
 /* Reads leading decimal digits into *out; returns the count read, or 0
@@ -382,14 +399,178 @@ out:
 
 int cli_read_file(const char *path, size_t max, struct sf_buf *out)
 {
+    char shown[CLI_SHOW_MAX * 4 + 32];
     int fd;
     int rc;
 
+    /* The name is quoted safely: an identity pasted where its file name
+     * belongs must not be echoed. */
+    cli_show(path, shown, sizeof shown);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return cli_errno(errno, "cannot open %s", path);
+        return cli_errno(errno, "cannot open %s", shown);
     }
-    rc = read_fd(fd, path, max, out);
+    rc = read_fd(fd, shown, max, out);
     close(fd);
     return rc;
+}
+
+bool cli_has_word(const char *s, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; *s != '\0'; s++) {
+        if (strncasecmp(s, needle, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool cli_arg_is_secret(const char *s)
+{
+    return strlen(s) > CLI_SHOW_MAX || strpbrk(s, "\r\n") != NULL ||
+           cli_has_word(s, "secret") || cli_has_word(s, "private key");
+}
+
+const char *cli_show(const char *s, char *out, size_t out_len)
+{
+    if (cli_arg_is_secret(s)) {
+        snprintf(out, out_len, "(%zu bytes, not shown)", strlen(s));
+        return out;
+    }
+    return cli_escape(s, strlen(s), out, out_len);
+}
+
+/* Length of the valid UTF-8 sequence at s (2 to 4 bytes) and its code
+ * point, or 0 when s does not start one: overlong forms, surrogates and
+ * values past U+10FFFF are invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    size_t n;
+    uint32_t v;
+    uint32_t min;
+
+    if ((s[0] & 0xE0) == 0xC0) {
+        n = 2, v = s[0] & 0x1Fu, min = 0x80;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        n = 3, v = s[0] & 0x0Fu, min = 0x800;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        n = 4, v = s[0] & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (n > len) {
+        return 0;
+    }
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xC0) != 0x80) {
+            return 0;
+        }
+        v = v << 6 | (s[k] & 0x3Fu);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) {
+        return 0;
+    }
+    *cp = v;
+    return n;
+}
+
+/* Code points a terminal acts on or that reorder text: C1 controls and
+ * the bidirectional marks, embeddings, overrides and isolates. */
+static bool is_hidden_cp(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Renders the character at s (len > 0 bytes left) into unit; returns the
+ * bytes consumed. */
+static size_t render_unit(const unsigned char *s, size_t len, char unit[16])
+{
+    uint32_t cp = 0;
+    size_t n;
+
+    if (s[0] == '\n' || s[0] == '\r' || s[0] == '\t') {
+        snprintf(unit, 16, "\\%c", s[0] == '\n' ? 'n'
+                                   : s[0] == '\r' ? 'r' : 't');
+        return 1;
+    }
+    if (s[0] < 0x20 || s[0] == 0x7F) {
+        snprintf(unit, 16, "\\x%02x", s[0]);
+        return 1;
+    }
+    if (s[0] < 0x80) {
+        unit[0] = (char)s[0];
+        unit[1] = '\0';
+        return 1;
+    }
+    n = utf8_seq(s, len, &cp);
+    if (n == 0) {
+        snprintf(unit, 16, "\\x%02x", s[0]);
+        return 1;
+    }
+    if (is_hidden_cp(cp)) {
+        snprintf(unit, 16, "\\u%04x", (unsigned)cp);
+    } else {
+        memcpy(unit, s, n);
+        unit[n] = '\0';
+    }
+    return n;
+}
+
+const char *cli_escape(const char *s, size_t len, char *out,
+                       size_t out_len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t at = 0;
+    char unit[16];
+
+    if (out_len == 0) {
+        return out;
+    }
+    out[0] = '\0';
+    while (len > 0) {
+        size_t used = render_unit(p, len, unit);
+        size_t n = strlen(unit);
+        /* Unless this is the last unit, keep room for "..." after it. */
+        size_t room = used < len ? n + 4 : n + 1;
+
+        if (at + room > out_len) {
+            if (at + 4 <= out_len) {
+                memcpy(out + at, "...", 4);
+            }
+            return out;
+        }
+        memcpy(out + at, unit, n + 1);
+        at += n;
+        p += used;
+        len -= used;
+    }
+    return out;
+}
+
+void cli_fput_escaped(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    char unit[16];
+
+    while (len > 0) {
+        size_t used = render_unit(p, len, unit);
+
+        fputs(unit, f);
+        p += used;
+        len -= used;
+    }
+}
+
+int cli_flush_stdout(void)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        return cli_errno(errno != 0 ? errno : EIO,
+                         "writing to stdout failed");
+    }
+    return CLI_EXIT_OK;
 }

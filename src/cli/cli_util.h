@@ -93,6 +93,9 @@ int cli_json_print(json_t *v);
  * release, so this is fit for secret files. Prints the error. */
 int cli_read_file(const char *path, size_t max, struct sf_buf *out);
 
+/* true when s holds needle, ignoring ASCII case. */
+bool cli_has_word(const char *s, const char *needle);
+
 /* Longest command-line argument that messages may quote. */
 #define CLI_SHOW_MAX 100
 

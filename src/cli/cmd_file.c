@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +30,9 @@ enum {
 /* Largest recipient or identity file read (PEM RSA-4096 keys are ~3 KiB).
  */
 #define KEY_FILE_MAX (64 * 1024)
+
+/* Room for an argument quoted in a message (cli_show). */
+#define SHOW_LEN (CLI_SHOW_MAX * 4 + 32)
 
 /* The -c pairs; keys are copies, values point into argv. */
 struct ctx_pairs {
@@ -94,8 +98,11 @@ static int parse_suite(const char *cmd, const char *arg, enum sf_suite *out)
     } else if (strcmp(arg, "chacha20-poly1305") == 0) {
         *out = SF_SUITE_CHACHA20POLY1305;
     } else {
+        char shown[SHOW_LEN];
+
         return cli_usage(cmd, "unknown suite '%s' (use aes-256-gcm or "
-                         "chacha20-poly1305)", arg);
+                         "chacha20-poly1305)",
+                         cli_show(arg, shown, sizeof shown));
     }
     return CLI_EXIT_OK;
 }
@@ -105,8 +112,10 @@ static int parse_frame(const char *cmd, const char *arg, uint32_t *out)
     uint64_t v;
 
     if (!cli_parse_size(arg, &v) || v == 0 || v > SF_FRAME_MAX) {
+        char shown[SHOW_LEN];
+
         return cli_usage(cmd, "bad frame size '%s': give 1 byte to 16M, "
-                         "e.g. 64K or 1M", arg);
+                         "e.g. 64K or 1M", cli_show(arg, shown, sizeof shown));
     }
     *out = (uint32_t)v;
     return CLI_EXIT_OK;
@@ -121,8 +130,10 @@ static int context_add(const char *cmd, struct ctx_pairs *p, const char *arg)
     size_t i;
 
     if (eq == NULL || klen == 0) {
+        char shown[SHOW_LEN];
+
         return cli_usage(cmd, "-c wants KEY=VALUE with a non-empty KEY, "
-                         "not '%s'", arg);
+                         "not '%s'", cli_show(arg, shown, sizeof shown));
     }
     if (klen > SF_CONTEXT_KEY_MAX || strlen(eq + 1) > SF_CONTEXT_VALUE_MAX) {
         return cli_usage(cmd, "-c: keys are at most %d bytes and values "
@@ -175,8 +186,11 @@ static int file_opt(void *state, int id, const char *arg)
         return parse_frame(st->cmd, arg, &st->opts.frame_len);
     case OPT_THREADS:
         if (!cli_parse_u64(arg, 1, SF_THREADS_MAX, &v)) {
+            char shown[SHOW_LEN];
+
             return cli_usage(st->cmd, "--threads wants 1 to %d, not '%s'",
-                             SF_THREADS_MAX, arg);
+                             SF_THREADS_MAX,
+                             cli_show(arg, shown, sizeof shown));
         }
         st->opts.threads = (unsigned)v;
         return CLI_EXIT_OK;
@@ -207,47 +221,158 @@ static unsigned default_threads(void)
 
 /* ---- encrypt ------------------------------------------------------- */
 
-/* true when arg looks like a secret: it must never be echoed. */
-static bool looks_secret(const char *arg)
+/* true when text holds an identity: an X25519 secret or a PEM private
+ * key, whatever the case. */
+static bool holds_identity(const char *text)
 {
-    return strncmp(arg, "SEALFLOW-X25519-SECRET", 22) == 0 ||
-           strstr(arg, "PRIVATE KEY") != NULL;
+    return cli_has_word(text, "SEALFLOW-X25519-SECRET") ||
+           cli_has_word(text, "PRIVATE KEY");
 }
 
-/* Parses a recipient given as a string, or as a file holding one (a
- * recipient string or an RSA public key PEM). */
-static int load_recipient(const char *arg, struct sf_recipient **out)
+/*
+ * Refuses an identity given as -r: the argument is never echoed, as it
+ * is a secret that just landed on the command line.
+ */
+static int refuse_identity_arg(const char *arg)
 {
-    struct sf_buf text = SF_BUF_INIT;
-    struct stat st;
-    bool is_file = strncmp(arg, "sealflow-x25519:", 16) != 0 &&
-                   strncmp(arg, "-----BEGIN", 10) != 0;
-    sf_status rc;
-    int code;
+    cli_error(CLI_EXIT_INPUT, "the -r argument (%zu bytes) is an identity "
+              "(a secret key), not a recipient: give the public recipient "
+              "instead", strlen(arg));
+    cli_hint("'sealflow identity generate -o FILE' prints the public "
+             "recipient, and keeps it in FILE's '# public recipient:' "
+             "line; never put a secret key on a command line, where other "
+             "users can see it");
+    return CLI_EXIT_INPUT;
+}
 
-    if (looks_secret(arg)) {
-        return cli_error(CLI_EXIT_INPUT, "-r was given a secret identity, "
-                         "not a public recipient; never pass secrets on the "
-                         "command line");
+/* For a recipient file that holds an identity: names its public
+ * recipient when the file's comment line gives it (it is public). */
+static void identity_file_hint(const struct sf_buf *text)
+{
+    static const char tag[] = "# public recipient: sealflow-x25519:";
+    const char *p = strstr((const char *)text->data, tag);
+    char pub[80];
+    size_t n;
+
+    if (p == NULL) {
+        cli_hint("use the identity's public recipient, which 'sealflow "
+                 "identity generate' prints");
+        return;
     }
-    if (is_file && stat(arg, &st) != 0 && errno == ENOENT) {
-        cli_error(CLI_EXIT_INPUT, "recipient '%s' is neither a recipient "
-                  "string nor an existing file", arg);
+    p += sizeof tag - 1 - strlen("sealflow-x25519:");
+    n = strcspn(p, " \t\r\n");
+    if (n >= sizeof pub) {
+        n = sizeof pub - 1;
+    }
+    memcpy(pub, p, n);
+    pub[n] = '\0';
+    cli_hint("its public recipient, from the file's comment line, is %s",
+             pub);
+}
+
+/* Reads the -r argument: the recipient itself, or the file it names. */
+static int recipient_text(const char *arg, struct sf_buf *text,
+                          bool *is_file)
+{
+    char shown[SHOW_LEN];
+    struct stat st;
+
+    *is_file = strncmp(arg, "sealflow-x25519:", 16) != 0 &&
+               strncmp(arg, "-----BEGIN", 10) != 0;
+    if (*is_file && stat(arg, &st) != 0 && errno == ENOENT) {
+        if (holds_identity(arg)) {
+            return refuse_identity_arg(arg);
+        }
+        if (cli_arg_is_secret(arg)) {
+            cli_error(CLI_EXIT_INPUT, "the -r argument (%zu bytes) is "
+                      "neither a recipient string nor an existing file",
+                      strlen(arg));
+        } else {
+            cli_error(CLI_EXIT_INPUT, "recipient '%s' is neither a "
+                      "recipient string nor an existing file",
+                      cli_show(arg, shown, sizeof shown));
+        }
         cli_hint("a recipient is \"sealflow-x25519:...\", or a file "
                  "holding one or an RSA public key in PEM");
         return CLI_EXIT_INPUT;
     }
-    if (is_file) {
-        code = cli_read_file(arg, KEY_FILE_MAX, &text);
-    } else {
-        code = sf_buf_put_str(&text, arg) == SF_OK ? CLI_EXIT_OK
-                                                    : CLI_EXIT_FAIL;
+    if (!*is_file && holds_identity(arg)) {
+        return refuse_identity_arg(arg);
+    }
+    if (*is_file) {
+        return cli_read_file(arg, KEY_FILE_MAX, text);
+    }
+    return sf_buf_put_str(text, arg) == SF_OK
+               ? CLI_EXIT_OK
+               : cli_error(CLI_EXIT_FAIL, "out of memory");
+}
+
+/*
+ * The key in recipient text with blank and comment lines and all spaces
+ * dropped (and a "public recipient:" label), so one recipient given
+ * twice, as a string and as a file say, is seen once. NULL when out of
+ * memory.
+ */
+static char *recipient_key(const struct sf_buf *text)
+{
+    static const char label[] = "publicrecipient:";
+    const char *p = (const char *)text->data;
+    const char *end = p + text->len;
+    char *key = malloc(text->len + 1);
+    size_t n = 0;
+    bool is_comment = false;
+    bool at_line = true;
+
+    for (; key != NULL && p < end; p++) {
+        if (*p == '\n') {
+            at_line = true;
+            is_comment = false;
+        } else if (*p != ' ' && *p != '\t' && *p != '\r') {
+            is_comment = is_comment || (at_line && *p == '#');
+            at_line = false;
+            if (!is_comment) {
+                key[n++] = *p;
+            }
+        }
+    }
+    if (key != NULL) {
+        key[n] = '\0';
+        if (strncasecmp(key, label, sizeof label - 1) == 0) {
+            memmove(key, key + sizeof label - 1, n - (sizeof label - 2));
+        }
+    }
+    return key;
+}
+
+/* Parses one -r recipient; *key gets its key text for spotting repeats.
+ */
+static int load_recipient(const char *arg, struct sf_recipient **out,
+                          char **key)
+{
+    struct sf_buf text = SF_BUF_INIT;
+    char shown[SHOW_LEN];
+    bool is_file = false;
+    sf_status rc;
+    int code;
+
+    *key = NULL;
+    code = recipient_text(arg, &text, &is_file);
+    if (code == CLI_EXIT_OK) {
+        *key = recipient_key(&text);
+        code = *key != NULL ? CLI_EXIT_OK
+                            : cli_error(CLI_EXIT_FAIL, "out of memory");
     }
     if (code == CLI_EXIT_OK) {
         sf_clear_error();
         rc = sf_recipient_parse((const char *)text.data, text.len, out);
         if (rc != SF_OK) {
-            code = cli_fail(rc, "recipient %s", is_file ? arg : "string");
+            code = cli_fail(rc, "recipient %s",
+                            is_file ? cli_show(arg, shown, sizeof shown)
+                                    : "string");
+        }
+        if (rc != SF_OK && is_file &&
+            holds_identity((const char *)text.data)) {
+            identity_file_hint(&text);
         }
     }
     sf_buf_free(&text);
@@ -273,33 +398,75 @@ static int key_recipient(struct cli_ctx *ctx, struct file_state *st,
     rc = is_kms ? sf_recipient_remote(st->remote.r, name, out)
                 : sf_recipient_keystore(ctx->ks, name, out);
     if (rc != SF_OK) {
-        return cli_fail(rc, "key '%s'", name);
+        char shown[SHOW_LEN];
+
+        return cli_fail(rc, "key '%s'", cli_show(name, shown, sizeof shown));
     }
     return CLI_EXIT_OK;
 }
 
-/* Builds every -k and -r recipient; rcpts[*n] on success. */
+/* true when keys[i] repeats an earlier -k: it is then skipped. */
+static bool key_repeats(const struct file_state *st, size_t i)
+{
+    char shown[SHOW_LEN];
+    size_t j;
+
+    for (j = 0; j < i; j++) {
+        if (strcmp(st->keys[j], st->keys[i]) == 0) {
+            cli_note("warning: -k %s is given twice; sealing to it once",
+                     cli_show(st->keys[i], shown, sizeof shown));
+            return true;
+        }
+    }
+    return false;
+}
+
+/* true when key (a recipient's key text) repeats one of seen[0..n-1]. */
+static bool recipient_repeats(char *const *seen, size_t n, const char *key,
+                              const char *arg)
+{
+    char shown[SHOW_LEN];
+    size_t j;
+
+    for (j = 0; j < n; j++) {
+        if (seen[j] != NULL && strcmp(seen[j], key) == 0) {
+            cli_note("warning: recipient %s is given twice; sealing to it "
+                     "once", cli_show(arg, shown, sizeof shown));
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Builds every -k and -r recipient, each once; rcpts[*n] on success. */
 static int build_recipients(struct cli_ctx *ctx, struct file_state *st,
                             struct sf_recipient **rcpts, size_t *n)
 {
+    char *seen[SF_STANZA_MAX] = {NULL};
     size_t i;
-    int code;
+    int code = CLI_EXIT_OK;
 
-    for (i = 0; i < st->key_len; i++) {
-        code = key_recipient(ctx, st, st->keys[i], &rcpts[*n]);
-        if (code != CLI_EXIT_OK) {
-            return code;
+    for (i = 0; i < st->key_len && code == CLI_EXIT_OK; i++) {
+        if (key_repeats(st, i)) {
+            continue;
         }
-        (*n)++;
+        code = key_recipient(ctx, st, st->keys[i], &rcpts[*n]);
+        *n += code == CLI_EXIT_OK;
+    }
+    for (i = 0; i < st->rcpt_len && code == CLI_EXIT_OK; i++) {
+        code = load_recipient(st->rcpts[i], &rcpts[*n], &seen[i]);
+        if (code == CLI_EXIT_OK &&
+            recipient_repeats(seen, i, seen[i], st->rcpts[i])) {
+            sf_recipient_free(rcpts[*n]);
+            rcpts[*n] = NULL;
+            continue;
+        }
+        *n += code == CLI_EXIT_OK;
     }
     for (i = 0; i < st->rcpt_len; i++) {
-        code = load_recipient(st->rcpts[i], &rcpts[*n]);
-        if (code != CLI_EXIT_OK) {
-            return code;
-        }
-        (*n)++;
+        free(seen[i]);
     }
-    return CLI_EXIT_OK;
+    return code;
 }
 
 /* Streams in through the sealer into out. */
@@ -343,6 +510,18 @@ static int seal_stream(struct cli_ctx *ctx, struct sf_sealer *s,
     return code;
 }
 
+/* Refuses binary ciphertext on a terminal (stdout, or -o naming one). */
+static int refuse_tty(int fd)
+{
+    if (!isatty(fd)) {
+        return CLI_EXIT_OK;
+    }
+    cli_error(CLI_EXIT_USAGE, "encrypt: refusing to write binary "
+              "ciphertext to a terminal");
+    cli_hint("use -o FILE, or redirect stdout to a file or pipe");
+    return CLI_EXIT_USAGE;
+}
+
 /* Opens input and output (refusing a terminal for ciphertext) and runs
  * the sealer; the output is renamed into place only on success. */
 static int encrypt_file(struct cli_ctx *ctx, struct file_state *st,
@@ -353,10 +532,7 @@ static int encrypt_file(struct cli_ctx *ctx, struct file_state *st,
     int code;
 
     if ((st->out == NULL || strcmp(st->out, "-") == 0) &&
-        isatty(STDOUT_FILENO)) {
-        cli_error(CLI_EXIT_USAGE, "encrypt: refusing to write binary "
-                  "ciphertext to a terminal");
-        cli_hint("use -o FILE, or redirect stdout to a file or pipe");
+        refuse_tty(STDOUT_FILENO) != CLI_EXIT_OK) {
         return CLI_EXIT_USAGE;
     }
     code = cli_in_open(&in, in_path);
@@ -367,7 +543,9 @@ static int encrypt_file(struct cli_ctx *ctx, struct file_state *st,
     if (code == CLI_EXIT_OK) {
         code = cli_out_open(&out, st->out, cli_default_mode(), false);
         if (code == CLI_EXIT_OK) {
-            code = seal_stream(ctx, s, &in, &out);
+            code = refuse_tty(out.fd);
+            code = code == CLI_EXIT_OK ? seal_stream(ctx, s, &in, &out)
+                                       : code;
             code = code == CLI_EXIT_OK ? cli_out_commit(&out) : code;
             if (code != CLI_EXIT_OK) {
                 cli_out_abort(&out);
@@ -381,7 +559,9 @@ static int encrypt_file(struct cli_ctx *ctx, struct file_state *st,
 static const char encrypt_help[] =
     "Usage: sealflow encrypt [-k KEY]... [-r RECIPIENT]... [-c KEY=VALUE]...\n"
     "                        [--suite SUITE] [--frame-size SIZE]\n"
-    "                        [--threads N] [-o OUT] [IN]\n"
+    "                        [--threads N] [--progress | --no-progress]\n"
+    "                        [--addr URL] [--token-file FILE] [-o OUT]\n"
+    "                        [IN]\n"
     "\n"
     "Seals IN (default: stdin) into the sealflow envelope format, on OUT\n"
     "(default: stdout). A fresh data key is drawn for the message and\n"
@@ -399,7 +579,8 @@ static const char encrypt_help[] =
     "  --frame-size SIZE        plaintext bytes per frame: 1 to 16M,\n"
     "                           suffix K or M (default 64K)\n"
     "  --threads N              frames sealed in parallel (default: CPUs)\n"
-    "  -o, --output OUT         write OUT (atomically) instead of stdout\n"
+    "  -o, --output OUT         write OUT (atomically) instead of stdout;\n"
+    "                           a device or FIFO is written directly\n"
     "  --progress, --no-progress  force or hide the progress bar\n"
     "  --addr URL               the key service for kms: keys (default:\n"
     "                           $SEALFLOW_ADDR, else $VAULT_ADDR)\n"
@@ -476,19 +657,48 @@ out:
 
 /* ---- decrypt ------------------------------------------------------- */
 
+/* Warns, as ssh does, about an identity file other users may read; the
+ * file is still used. */
+static void warn_if_exposed(const char *path, const struct stat *st)
+{
+    char shown[SHOW_LEN];
+
+    if (S_ISREG(st->st_mode) && (st->st_mode & 077) != 0) {
+        cli_show(path, shown, sizeof shown);
+        cli_note("warning: identity file %s is accessible by group or "
+                 "others (mode %04o)", shown,
+                 (unsigned)(st->st_mode & 07777));
+        cli_hint("keep it private: chmod 600 %s", shown);
+    }
+}
+
 /* Loads one -i identity file; the text is secret and wiped on release. */
 static int load_identity(const char *path, struct sf_identity **out)
 {
     struct sf_buf text = SF_BUF_INIT;
+    char shown[SHOW_LEN];
+    struct stat st;
     sf_status rc;
     int code;
 
+    if (stat(path, &st) != 0 && errno == ENOENT && holds_identity(path)) {
+        cli_error(CLI_EXIT_USAGE, "the -i argument (%zu bytes) is an "
+                  "identity itself, not the name of a file holding one",
+                  strlen(path));
+        cli_hint("save it in a file (chmod 600) and pass -i FILE; never "
+                 "put a secret key on a command line");
+        return CLI_EXIT_USAGE;
+    }
     code = cli_read_file(path, KEY_FILE_MAX, &text);
+    if (code == CLI_EXIT_OK && stat(path, &st) == 0) {
+        warn_if_exposed(path, &st);
+    }
     if (code == CLI_EXIT_OK) {
         sf_clear_error();
         rc = sf_identity_parse((const char *)text.data, text.len, out);
         if (rc != SF_OK) {
-            code = cli_fail(rc, "identity file %s", path);
+            code = cli_fail(rc, "identity file %s",
+                            cli_show(path, shown, sizeof shown));
         }
     }
     sf_buf_free(&text);
@@ -544,6 +754,27 @@ static int no_identities(struct cli_ctx *ctx, bool has_kms)
     return CLI_EXIT_NO_KEY;
 }
 
+/* Reports a -c pair the header lacks or holds another value for. The
+ * header's value comes from the file, so it is escaped (and cut short):
+ * a crafted file must not write to the terminal through it. */
+static int context_mismatch(const char *key, const char *have,
+                            const char *want)
+{
+    char k[CLI_SHOW_MAX * 4 + 8];
+    char h[CLI_SHOW_MAX * 4 + 8];
+    char w[CLI_SHOW_MAX * 4 + 8];
+
+    cli_escape(key, strlen(key), k, sizeof k);
+    cli_escape(want, strlen(want), w, sizeof w);
+    if (have == NULL) {
+        return cli_error(CLI_EXIT_AUTH, "decrypt: context mismatch: %s is "
+                         "missing, expected '%s'", k, w);
+    }
+    cli_escape(have, strlen(have), h, sizeof h);
+    return cli_error(CLI_EXIT_AUTH, "decrypt: context mismatch: %s is '%s', "
+                     "expected '%s'", k, h, w);
+}
+
 /* Compares the -c pairs with the header's context. The header is not yet
  * authenticated here, but the opener checks its MAC before any plaintext
  * is released, so a context edited to pass this check fails there. */
@@ -563,11 +794,7 @@ static int check_context(const struct ctx_pairs *want,
             }
         }
         if (have == NULL || strcmp(have, want->kv[i].value) != 0) {
-            cli_error(CLI_EXIT_AUTH, "decrypt: context mismatch: %s is %s%s%s"
-                      ", expected '%s'", key, have ? "'" : "",
-                      have ? have : "missing", have ? "'" : "",
-                      want->kv[i].value);
-            return CLI_EXIT_AUTH;
+            return context_mismatch(key, have, want->kv[i].value);
         }
     }
     return CLI_EXIT_OK;
@@ -754,8 +981,9 @@ static int decrypt_file(struct cli_ctx *ctx, struct file_state *st,
 }
 
 static const char decrypt_help[] =
-    "Usage: sealflow decrypt [-i IDENTITY]... [-c KEY=VALUE]... [-o OUT]\n"
-    "                        [IN]\n"
+    "Usage: sealflow decrypt [-i IDENTITY]... [-c KEY=VALUE]... [--threads N]\n"
+    "                        [--progress | --no-progress] [--addr URL]\n"
+    "                        [--token-file FILE] [-o OUT] [IN]\n"
     "\n"
     "Opens a sealflow envelope from IN (default: stdin) and writes the\n"
     "plaintext to OUT (default: stdout). The keystore is tried first when\n"
@@ -770,7 +998,8 @@ static const char decrypt_help[] =
     "  -c, --context KEY=VALUE  require this context pair; a message\n"
     "                           without it fails with exit code 4\n"
     "  --threads N              frames opened in parallel (default: CPUs)\n"
-    "  -o, --output OUT         write OUT (atomically) instead of stdout\n"
+    "  -o, --output OUT         write OUT (atomically) instead of stdout;\n"
+    "                           a device or FIFO is written directly\n"
     "  --progress, --no-progress  force or hide the progress bar\n"
     "  --addr URL               the key service that opens kms: stanzas\n"
     "                           (default: $SEALFLOW_ADDR, else $VAULT_ADDR)\n"

@@ -21,9 +21,10 @@ static const char generate_help[] =
     "Creates a new X25519 key pair for a partner who does not run a\n"
     "keystore. The identity (the secret string) goes into FILE, created\n"
     "with mode 0600 and never overwritten, or to stdout without -o. The\n"
-    "public recipient string (\"sealflow-x25519:...\") goes to stdout with\n"
-    "-o, and to stderr without it. Hand the recipient string to whoever\n"
-    "encrypts ('sealflow encrypt -r'); keep the identity for\n"
+    "public recipient string (\"sealflow-x25519:...\") goes alone on a\n"
+    "line to stdout with -o, and to stderr without it; FILE is written\n"
+    "only after stdout took the recipient. Hand the recipient string to\n"
+    "whoever encrypts ('sealflow encrypt -r'); keep the identity for\n"
     "'sealflow decrypt -i'.\n"
     "\n"
     "Options:\n"
@@ -43,11 +44,13 @@ static int generate_opt(void *state, int id, const char *arg)
 }
 
 /* The identity file: comment lines (skipped by the parser) saying when it
- * was made and its public recipient, then the secret line. */
-static int write_identity(const char *path, const struct sf_buf *secret,
+ * was made and its public recipient, then the secret line. The file is
+ * only started here, as a temporary file: save_identity puts it in
+ * place. */
+static int start_identity(struct cli_out *out, const char *path,
+                          const struct sf_buf *secret,
                           const struct sf_buf *pub)
 {
-    struct cli_out out;
     char stamp[32];
     char head[256];
     int n;
@@ -59,47 +62,86 @@ static int write_identity(const char *path, const struct sf_buf *secret,
     if (n < 0 || (size_t)n >= sizeof head) {
         return cli_error(CLI_EXIT_FAIL, "recipient string too long");
     }
-    rc = cli_out_open(&out, path, 0600, true);
+    rc = cli_out_open(out, path, 0600, true);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
-    rc = cli_out_write(&out, head, (size_t)n);
+    rc = cli_out_write(out, head, (size_t)n);
     if (rc == CLI_EXIT_OK) {
-        rc = cli_out_write(&out, secret->data, secret->len);
+        rc = cli_out_write(out, secret->data, secret->len);
     }
     if (rc == CLI_EXIT_OK) {
-        rc = cli_out_write(&out, "\n", 1);
+        rc = cli_out_write(out, "\n", 1);
     }
     if (rc != CLI_EXIT_OK) {
-        cli_out_abort(&out);
-        return rc;
+        cli_out_abort(out);
     }
-    return cli_out_commit(&out);
+    return rc;
 }
 
-/* Without -o: the secret on stdout, the recipient on stderr. */
+/* Without -o: the secret on stdout, and the recipient alone on a line of
+ * stderr, so 'generate > my.key 2> my.pub' leaves a usable recipient
+ * file. */
 static int print_identity(const struct sf_buf *secret,
                           const struct sf_buf *pub)
 {
     if (fwrite(secret->data, 1, secret->len, stdout) != secret->len ||
-        fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+        fputc('\n', stdout) == EOF) {
         return cli_error(CLI_EXIT_IO, "writing to stdout failed");
     }
-    fprintf(stderr, "public recipient: %s\n", (const char *)pub->data);
+    if (cli_flush_stdout() != CLI_EXIT_OK) {
+        return CLI_EXIT_IO;
+    }
+    fprintf(stderr, "%s\n", (const char *)pub->data);
     return CLI_EXIT_OK;
 }
 
+/* With -o: the recipient (or the JSON report) on stdout. */
 static int report(struct cli_ctx *ctx, const char *path,
                   const struct sf_buf *pub)
 {
     if (ctx->json) {
-        return cli_json_print(json_pack("{s:s, s:s}", "recipient",
-                                        (const char *)pub->data,
-                                        "identity_file", path));
+        if (cli_json_print(json_pack("{s:s, s:s}", "recipient",
+                                     (const char *)pub->data,
+                                     "identity_file", path)) !=
+            CLI_EXIT_OK) {
+            return CLI_EXIT_IO;
+        }
+    } else {
+        printf("%s\n", (const char *)pub->data);
     }
-    printf("%s\n", (const char *)pub->data);
-    cli_note("wrote identity to %s (mode 0600); keep it secret", path);
-    return CLI_EXIT_OK;
+    return cli_flush_stdout();
+}
+
+/*
+ * Writes the identity file last: the recipient is printed first, and only
+ * when stdout took it is the file put in place. A failed stdout (a full
+ * disk, a closed pipe) thus leaves no identity whose recipient was lost.
+ */
+static int save_identity(struct cli_ctx *ctx, const char *path,
+                         const struct sf_buf *secret,
+                         const struct sf_buf *pub)
+{
+    struct cli_out out;
+    char shown[CLI_SHOW_MAX * 4 + 32];
+    int rc;
+
+    rc = start_identity(&out, path, secret, pub);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+    rc = report(ctx, path, pub);
+    if (rc != CLI_EXIT_OK) {
+        cli_out_abort(&out);
+        cli_note("no identity file was written");
+        return rc;
+    }
+    rc = cli_out_commit(&out);
+    if (rc == CLI_EXIT_OK) {
+        cli_note("wrote identity to %s (mode 0600); keep it secret",
+                 cli_show(path, shown, sizeof shown));
+    }
+    return rc;
 }
 
 static int identity_generate(struct cli_ctx *ctx, int argc, char **argv)
@@ -130,18 +172,11 @@ static int identity_generate(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (s != SF_OK) {
         rc = cli_fail(s, "cannot generate an identity");
-        goto out;
-    }
-    if (path == NULL) {
+    } else if (path == NULL) {
         rc = print_identity(&secret, &pub);
-        goto out;
+    } else {
+        rc = save_identity(ctx, path, &secret, &pub);
     }
-    rc = write_identity(path, &secret, &pub);
-    if (rc == CLI_EXIT_OK) {
-        rc = report(ctx, path, &pub);
-    }
-
-out:
     sf_buf_free(&secret);
     sf_buf_free(&pub);
     return rc;

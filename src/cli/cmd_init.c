@@ -22,6 +22,9 @@ static const char init_help[] =
     "file already exists. Keep a copy of the root key in a safe place;\n"
     "without it the keystore cannot be opened.\n"
     "\n"
+    "Options:\n"
+    "  --json   print {\"keystore\", \"root_key\"}\n"
+    "\n"
     "Examples:\n"
     "  sealflow init\n"
     "  SEALFLOW_HOME=/srv/sealflow sealflow init --json\n";
@@ -68,15 +71,35 @@ static int refuse_existing(const struct cli_ctx *ctx)
     return CLI_EXIT_OK;
 }
 
+/*
+ * Prints where the keystore went. This runs after both files exist (the
+ * paths are only known to be right once they were made), so a stdout
+ * that fails here must say that the keystore was created all the same:
+ * running init again would refuse.
+ */
 static int report(const struct cli_ctx *ctx)
 {
+    int rc;
+
     if (ctx->json) {
-        return cli_json_print(json_pack("{s:s, s:s}", "keystore",
-                                        ctx->keystore_path, "root_key",
-                                        ctx->root_key_path));
+        rc = cli_json_print(json_pack("{s:s, s:s}", "keystore",
+                                      ctx->keystore_path, "root_key",
+                                      ctx->root_key_path));
+    } else {
+        printf("keystore: %s\nroot key: %s\n", ctx->keystore_path,
+               ctx->root_key_path);
+        rc = CLI_EXIT_OK;
     }
-    printf("keystore: %s\nroot key: %s\n", ctx->keystore_path,
-           ctx->root_key_path);
+    if (rc == CLI_EXIT_OK) {
+        rc = cli_flush_stdout();
+    }
+    if (rc != CLI_EXIT_OK) {
+        cli_note("the keystore WAS created all the same: keystore %s, root "
+                 "key %s", ctx->keystore_path, ctx->root_key_path);
+        cli_hint("back up the root key; without it the keystore cannot be "
+                 "opened");
+        return rc;
+    }
     cli_hint("back up the root key; without it the keystore cannot be "
              "opened");
     return CLI_EXIT_OK;

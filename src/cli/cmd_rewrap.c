@@ -14,6 +14,9 @@
 #include "sealflow/encoding.h"
 #include "sealflow/envelope.h"
 
+/* Room for an argument quoted in a message (cli_show). */
+#define SHOW_LEN (CLI_SHOW_MAX * 4 + 32)
+
 /* ---- inspect -------------------------------------------------------- */
 
 static const char *suite_name(enum sf_suite s)
@@ -95,7 +98,9 @@ static void inspect_text(const char *name, const struct sf_header_info *h,
 
     message_id_hex(h, id, sizeof id);
     cli_format_bytes(h->frame_len, fr, sizeof fr);
-    printf("file:            %s\n", name);
+    fputs("file:            ", stdout);
+    cli_fput_escaped(stdout, name);
+    fputc('\n', stdout);
     printf("format version:  %u\n", (unsigned)h->format_version);
     printf("suite:           %s\n", suite_name(h->suite));
     printf("frame size:      %" PRIu32 " (%s)\n", h->frame_len, fr);
@@ -107,14 +112,21 @@ static void inspect_text(const char *name, const struct sf_header_info *h,
     }
     printf("context:         %zu pair%s\n", h->context_len,
            h->context_len == 1 ? "" : "s");
+    /* Context and key ids come from the unverified file: escaped, so a
+     * crafted value cannot move the cursor or fake more lines. */
     for (i = 0; i < h->context_len; i++) {
-        printf("  %s=%s\n", h->context_keys[i], h->context_values[i]);
+        fputs("  ", stdout);
+        cli_fput_escaped(stdout, h->context_keys[i]);
+        fputc('=', stdout);
+        cli_fput_escaped(stdout, h->context_values[i]);
+        fputc('\n', stdout);
     }
     printf("stanzas:         %zu\n", h->stanza_len);
     for (i = 0; i < h->stanza_len; i++) {
         const struct sf_stanza_info *z = &h->stanzas[i];
 
-        printf("  %-9s %s", stanza_name(z->type), z->key_id);
+        printf("  %-9s ", stanza_name(z->type));
+        cli_fput_escaped(stdout, z->key_id);
         if (z->version > 0) {
             printf("  version %" PRIu32, z->version);
         }
@@ -129,7 +141,11 @@ static const char inspect_help[] =
     "without verifying it: format version, suite, frame size, message id,\n"
     "header and body sizes, the encryption context, and one line per\n"
     "wrapped data key (stanza type, key id, key version). It never prints\n"
-    "key material. FILE may be '-' for stdin.\n"
+    "key material. FILE may be '-' for stdin. Text from the file is\n"
+    "escaped (\\n, \\x1b, ...) so that it cannot act on the terminal.\n"
+    "\n"
+    "Options:\n"
+    "  --json   print the header as JSON (exact values, JSON-escaped)\n"
     "\n"
     "Example:\n"
     "  sealflow inspect --json data.sf\n";
@@ -142,6 +158,7 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
     struct sf_header_info info;
     struct cli_in in;
     sf_status st = SF_ERR_FORMAT;
+    char shown[SHOW_LEN];
     char **pos;
     int n;
     int code;
@@ -157,11 +174,12 @@ int cmd_inspect(struct cli_ctx *ctx, int argc, char **argv)
     code = cli_read_header(&in, &head, &info, &st);
     if (code == CLI_EXIT_OK && st != SF_OK) {
         code = cli_fail(st, "%s is not a readable sealflow envelope",
-                        in.name);
+                        cli_show(in.name, shown, sizeof shown));
     } else if (code == CLI_EXIT_OK && ctx->json) {
         code = cli_json_print(inspect_json(in.name, &info, in.size));
     } else if (code == CLI_EXIT_OK) {
         inspect_text(in.name, &info, in.size);
+        code = cli_flush_stdout();
     }
     if (st == SF_OK) {
         sf_header_info_free(&info);
@@ -243,13 +261,15 @@ static int rewrite(struct rw_file *f, struct cli_in *in)
 /* Opens the file (through symlinks) and reads its header. */
 static int rw_read(struct rw_file *f, struct cli_in *in)
 {
+    char shown[SHOW_LEN];
     struct stat st;
     sf_status hst;
     int code;
 
+    cli_show(f->path, shown, sizeof shown);
     f->real = realpath(f->path, NULL);
     if (f->real == NULL) {
-        return cli_errno(errno, "rewrap: cannot open %s", f->path);
+        return cli_errno(errno, "rewrap: cannot open %s", shown);
     }
     code = cli_in_open(in, f->real);
     if (code != CLI_EXIT_OK) {
@@ -257,7 +277,7 @@ static int rw_read(struct rw_file *f, struct cli_in *in)
     }
     if (fstat(in->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         return cli_error(CLI_EXIT_IO, "rewrap: %s is not a regular file",
-                         f->path);
+                         shown);
     }
     f->mode = st.st_mode & 07777;
     f->uid = st.st_uid;
@@ -265,7 +285,7 @@ static int rw_read(struct rw_file *f, struct cli_in *in)
     code = cli_read_header(in, &f->head, &f->old_info, &hst);
     if (code == CLI_EXIT_OK && hst != SF_OK) {
         return cli_fail(hst, "rewrap: %s is not a readable sealflow "
-                        "envelope", f->path);
+                        "envelope", shown);
     }
     f->has_info = code == CLI_EXIT_OK;
     return code;
@@ -330,19 +350,45 @@ static void rw_report(struct cli_ctx *ctx, struct rw_state *s,
             r == RW_FAILED ? cli_last_message() : NULL));
         return;
     }
-    printf("%-8s %s", words[r], path);
+    printf("%-8s ", words[r]);
+    cli_fput_escaped(stdout, path);
     for (i = 0; changes != NULL && i < json_array_size(changes); i++) {
         json_t *c = json_array_get(changes, i);
 
-        printf("%s%s v%" JSON_INTEGER_FORMAT " -> v%" JSON_INTEGER_FORMAT,
-               i == 0 ? "  (" : ", ",
-               json_string_value(json_object_get(c, "key")),
+        fputs(i == 0 ? "  (" : ", ", stdout);
+        cli_fput_escaped(stdout,
+                         json_string_value(json_object_get(c, "key")));
+        printf(" v%" JSON_INTEGER_FORMAT " -> v%" JSON_INTEGER_FORMAT,
                json_integer_value(json_object_get(c, "from")),
                json_integer_value(json_object_get(c, "to")));
     }
     printf("%s\n", changes != NULL && json_array_size(changes) > 0 ? ")"
                                                                    : "");
     json_decref(changes);
+}
+
+/*
+ * Reports why a header could not be rewrapped. The library speaks of
+ * "given identities", but rewrap takes none: it tries the keystore alone,
+ * so that case is worded for it, keeping the list of what the file is
+ * sealed to.
+ */
+static int rewrap_failed(sf_status rc, const char *path)
+{
+    static const char tag[] = "it is sealed to: ";
+    const char *why = sf_last_error();
+    const char *to = why != NULL ? strstr(why, tag) : NULL;
+    char shown[SHOW_LEN];
+
+    cli_show(path, shown, sizeof shown);
+    if (rc != SF_ERR_NO_KEY) {
+        return cli_fail(rc, "rewrap: cannot rewrap %s", shown);
+    }
+    cli_error(cli_exit_code(rc), "rewrap: cannot rewrap %s: no key in the "
+              "keystore can unwrap its data key%s%s", shown,
+              to != NULL ? "; " : "", to != NULL ? to : "");
+    sf_clear_error();
+    return cli_exit_code(rc);
 }
 
 static void rewrap_one(struct cli_ctx *ctx, struct rw_state *s,
@@ -360,8 +406,7 @@ static void rewrap_one(struct cli_ctx *ctx, struct rw_state *s,
         rc = sf_envelope_rewrap_header(f.head.data, f.head.len, &s->id, 1,
                                        ctx->ks, s->key, &f.header,
                                        &f.old_len, &changed);
-        code = rc == SF_OK ? CLI_EXIT_OK
-                           : cli_fail(rc, "rewrap: cannot rewrap %s", path);
+        code = rc == SF_OK ? CLI_EXIT_OK : rewrap_failed(rc, path);
     }
     if (code == CLI_EXIT_OK && changed) {
         code = rewrite(&f, &in);
@@ -403,10 +448,13 @@ static const char rewrap_help[] =
     "\n"
     "Each file is reported as moved, current (nothing to move) or failed;\n"
     "the exit code is that of the first failure, 0 when none failed.\n"
+    "Files are rewritten in place, so FILE cannot be '-' (stdin); name a\n"
+    "file called '-' as ./-.\n"
     "\n"
     "Options:\n"
-    "  -k, --key KEY   move only stanzas of this key (default: every\n"
-    "                  keystore key in the file)\n"
+    "  -k, --key KEY   move only stanzas of this key, which must be in\n"
+    "                  the keystore (default: every keystore key in the\n"
+    "                  file)\n"
     "  --json          report as JSON\n"
     "\n"
     "Example:\n"
@@ -433,11 +481,49 @@ static int rewrap_all(struct cli_ctx *ctx, struct rw_state *s, char **pos,
     return CLI_EXIT_OK;
 }
 
+/* Refuses '-': rewrap replaces each file, which stdin cannot be. */
+static int refuse_stdin(char **pos, int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (strcmp(pos[i], "-") == 0) {
+            return cli_usage("rewrap", "rewrap rewrites files in place and "
+                             "cannot read stdin ('-'); name the file "
+                             "(./- for a file called '-')");
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* -k must name a keystore key: a misspelt name would otherwise report
+ * every file as current. */
+static int check_key(struct cli_ctx *ctx, const char *key)
+{
+    struct sf_key_info k;
+    char shown[SHOW_LEN];
+    sf_status rc;
+
+    cli_show(key, shown, sizeof shown);
+    sf_clear_error();
+    rc = sf_keystore_key_info(ctx->ks, key, &k);
+    if (rc == SF_ERR_KEY_NOT_FOUND) {
+        sf_clear_error();
+        cli_error(CLI_EXIT_NO_KEY, "rewrap: key '%s' is not in keystore %s",
+                  shown, ctx->keystore_path);
+        cli_hint("'sealflow keys list' shows the keys; -k names the key "
+                 "whose stanzas move");
+        return CLI_EXIT_NO_KEY;
+    }
+    return rc == SF_OK ? CLI_EXIT_OK : cli_fail(rc, "key '%s'", shown);
+}
+
 int cmd_rewrap(struct cli_ctx *ctx, int argc, char **argv)
 {
     struct rw_state s = {0};
     struct cli_spec spec = {"rewrap", rewrap_help, rewrap_opts, rewrap_opt,
                             &s, 1, -1, true, false};
+    char shown[SHOW_LEN];
     char **pos;
     int n;
     int code;
@@ -447,10 +533,17 @@ int cmd_rewrap(struct cli_ctx *ctx, int argc, char **argv)
     if (code != CLI_PARSE_GO) {
         return code;
     }
+    code = refuse_stdin(pos, n);
+    if (code != CLI_EXIT_OK) {
+        return code;
+    }
     if (s.key != NULL && (rc = sf_key_name_check(s.key)) != SF_OK) {
-        return cli_fail(rc, "key '%s'", s.key);
+        return cli_fail(rc, "key '%s'", cli_show(s.key, shown, sizeof shown));
     }
     code = cli_keystore_open(ctx);
+    if (code == CLI_EXIT_OK && s.key != NULL) {
+        code = check_key(ctx, s.key);
+    }
     if (code != CLI_EXIT_OK) {
         return code;
     }

@@ -71,15 +71,24 @@ static const struct cli_cmd *find_command(const char *name)
     return NULL;
 }
 
+static bool is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
 static int cmd_version(struct cli_ctx *ctx, int argc, char **argv)
 {
     (void)ctx;
-    (void)argv;
+    if (argc == 2 && is_help(argv[1])) {
+        printf("Usage: sealflow version\n\nPrints the version, as "
+               "'sealflow --version' does.\n");
+        return cli_flush_stdout();
+    }
     if (argc > 1) {
         return cli_usage("version", "takes no arguments");
     }
     printf("sealflow %s\n", sf_version());
-    return CLI_EXIT_OK;
+    return cli_flush_stdout();
 }
 
 /* "help" alone, or "help WORD..." run as "WORD... --help". */
@@ -89,10 +98,10 @@ static int cmd_help(struct cli_ctx *ctx, int argc, char **argv)
     char *args[8];
     int i;
 
-    if (argc < 2) {
+    if (argc < 2 || (argc == 2 && is_help(argv[1]))) {
         print_main_help(stdout);
         cli_print_global_help();
-        return CLI_EXIT_OK;
+        return cli_flush_stdout();
     }
     c = find_command(argv[1]);
     if (c == NULL || argc > 3) {
@@ -108,8 +117,8 @@ static int cmd_help(struct cli_ctx *ctx, int argc, char **argv)
 
 /*
  * Global options given before the command word. Returns the index of the
- * command word, or -1 after printing help or version, or -2 on a usage
- * error.
+ * command word, or -1 after printing help or version, -2 on a usage
+ * error, -3 when help or version could not be written.
  */
 static int leading_options(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -118,13 +127,11 @@ static int leading_options(struct cli_ctx *ctx, int argc, char **argv)
     for (i = 1; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
 
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            cmd_help(ctx, 1, argv);
-            return -1;
+        if (is_help(a)) {
+            return cmd_help(ctx, 1, argv) == CLI_EXIT_OK ? -1 : -3;
         }
         if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
-            cmd_version(ctx, 1, argv);
-            return -1;
+            return cmd_version(ctx, 1, argv) == CLI_EXIT_OK ? -1 : -3;
         }
         if ((strcmp(a, "--keystore") == 0 || strcmp(a, "--root-key") == 0)
             && i + 1 < argc) {
@@ -158,7 +165,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     first = leading_options(&ctx, argc, argv);
     if (first < 0) {
-        return first == -1 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        return first == -1 ? CLI_EXIT_OK
+               : first == -2 ? CLI_EXIT_USAGE : CLI_EXIT_IO;
     }
     if (first >= argc) {
         print_main_help(stderr);

@@ -10,10 +10,15 @@
  * its outcome before the reply leaves; when that write fails the reply is
  * replaced by 503, so no ciphertext, plaintext or key leaves the service
  * without a durable record.
+ *
+ * A request is a job (struct sfd_job) that advances step by step and
+ * stops at each audit entry until the writer reports its commit, so the
+ * HTTP layer can park the connection instead of a thread meanwhile.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,7 +26,7 @@
 #include "sealflow/secret.h"
 #include "sfd.h"
 
-struct entry {
+struct sfd_table_entry {
     enum sfd_endpoint ep;
     unsigned methods;
     enum sfd_op op;
@@ -34,7 +39,7 @@ struct entry {
 };
 
 #define W SFD_M_WRITE
-static const struct entry table[] = {
+static const struct sfd_table_entry table[] = {
     {SFD_EP_KEYS, SFD_M_LIST, SFD_OP_KEYS_LIST, SF_OP_LIST, true, false,
      false, true, sfd_keys_list},
     {SFD_EP_KEY, SFD_M_GET, SFD_OP_KEYS_READ, SF_OP_READ, true, false,
@@ -143,38 +148,52 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The audit event describing rq. */
+static void fill_event(const struct sfd_req *rq, const char *outcome,
+                       unsigned status, const char *error,
+                       uint64_t latency_us, struct sf_audit_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->request_id = rq->request_id;
+    ev->accessor = rq->has_token ? rq->token.accessor : NULL;
+    ev->remote = rq->http->remote;
+    ev->operation = sfd_op_name(rq->op);
+    ev->key = rq->route.key[0] != '\0' ? rq->route.key : NULL;
+    ev->version = rq->version;
+    ev->outcome = outcome;
+    ev->status = (int)status;
+    ev->latency_us = latency_us;
+    ev->batch_count = rq->batch_count;
+    ev->error = error;
+    ev->context = rq->audit_context;
+    ev->context_len = rq->audit_context_len;
+    ev->input = rq->audit_input;
+    ev->input_len = rq->audit_input_len;
+}
+
+/* Counts and logs an entry that could not be written. */
+static void note_audit_failure(const struct sfd_req *rq, const char *why)
+{
+    sfd_metrics_audit_failed(rq->srv->metrics);
+    sfd_log_audit_failure(rq, why);
+}
+
 bool sfd_audit_write(struct sfd_req *rq, const char *outcome,
                      unsigned status, const char *error, uint64_t latency_us)
 {
     struct sf_audit_event ev;
 
-    memset(&ev, 0, sizeof ev);
-    ev.request_id = rq->request_id;
-    ev.accessor = rq->has_token ? rq->token.accessor : NULL;
-    ev.remote = rq->http->remote;
-    ev.operation = sfd_op_name(rq->op);
-    ev.key = rq->route.key[0] != '\0' ? rq->route.key : NULL;
-    ev.version = rq->version;
-    ev.outcome = outcome;
-    ev.status = (int)status;
-    ev.latency_us = latency_us;
-    ev.batch_count = rq->batch_count;
-    ev.error = error;
-    ev.context = rq->audit_context;
-    ev.context_len = rq->audit_context_len;
-    ev.input = rq->audit_input;
-    ev.input_len = rq->audit_input_len;
+    fill_event(rq, outcome, status, error, latency_us, &ev);
     if (sf_audit_append(rq->srv->audit, &ev) == SF_OK) {
         return true;
     }
-    sfd_metrics_audit_failed(rq->srv->metrics);
-    sfd_log_audit_failure(rq, sf_last_error());
+    note_audit_failure(rq, sf_last_error());
     return false;
 }
 
 /* Finds the table entry for the route; *is_known_path tells 404 from
  * 405 when there is none. */
-static const struct entry *find_entry(const struct sfd_route *r,
+static const struct sfd_table_entry *find_entry(const struct sfd_route *r,
                                       bool *is_known_path)
 {
     *is_known_path = r->ep != SFD_EP_NONE;
@@ -201,7 +220,7 @@ static bool authenticate(struct sfd_req *rq, struct sfd_reply *r)
 }
 
 /* Checks the token's rules for this request. */
-static bool authorise(struct sfd_req *rq, const struct entry *e,
+static bool authorise(struct sfd_req *rq, const struct sfd_table_entry *e,
                       struct sfd_reply *r)
 {
     uint32_t op = e->acl_op;
@@ -229,7 +248,7 @@ static bool authorise(struct sfd_req *rq, const struct entry *e,
 
 /* The checks before a handler runs; false when r already holds the
  * refusal. */
-static bool admit(struct sfd_req *rq, const struct entry *e,
+static bool admit(struct sfd_req *rq, const struct sfd_table_entry *e,
                   struct sfd_reply *r)
 {
     char err[SFD_ERROR_MAX];
@@ -255,102 +274,227 @@ static bool admit(struct sfd_req *rq, const struct entry *e,
     return authorise(rq, e, r);
 }
 
-/* Runs an admitted request, auditing mutations before they happen;
- * false when the request was refused because that entry failed. */
-static bool run(struct sfd_req *rq, const struct entry *e,
-                struct sfd_reply *r, uint64_t start)
+/* The writer thread reports a commit: keep the result, wake the job. */
+static void on_audit_done(void *arg, sf_status rc, const char *why)
 {
-    if (e->is_mutating &&
-            !sfd_audit_write(rq, "started", 0, NULL, now_us() - start)) {
-        sfd_reply_error(r, 503, "audit log unavailable: request refused "
-                        "and not performed");
-        return false;
+    struct sfd_job *j = arg;
+
+    j->audit_rc = rc;
+    if (rc != SF_OK) {
+        snprintf(j->audit_why, sizeof j->audit_why, "%s", why);
     }
-    e->fn(rq, r);
+    j->wake(j->wake_arg);
+}
+
+/*
+ * Writes the job's audit entry. Returns true when its result is already
+ * in j->audit_rc (synchronous jobs, and entries refused at once), false
+ * when the job must wait for its wake callback.
+ */
+static bool audit_begin(struct sfd_job *j, const char *outcome,
+                        unsigned status, const char *error)
+{
+    struct sf_audit_event ev;
+    uint64_t latency_us = now_us() - j->start;
+    sf_status rc;
+
+    fill_event(&j->rq, outcome, status, error, latency_us, &ev);
+    if (j->wake == NULL) {
+        rc = sf_audit_append(j->rq.srv->audit, &ev);
+    } else {
+        rc = sf_audit_submit(j->rq.srv->audit, &ev, on_audit_done, j);
+        if (rc == SF_OK) {
+            return false;
+        }
+    }
+    j->audit_rc = rc;
+    if (rc != SF_OK) {
+        snprintf(j->audit_why, sizeof j->audit_why, "%s", sf_last_error());
+    }
     return true;
 }
 
-/* Writes the final audit entry; on failure the reply becomes 503. */
-static void audit_outcome(struct sfd_req *rq, struct sfd_reply *r,
-                          bool was_started, uint64_t start)
+/* Whether the entry just written is durable; counts a failure. */
+static bool audit_ok(struct sfd_job *j)
 {
-    const char *outcome = r->status < 400 ? "ok" : "error";
+    if (j->audit_rc == SF_OK) {
+        return true;
+    }
+    note_audit_failure(&j->rq, j->audit_why);
+    return false;
+}
 
-    if (r->status == 403) {
-        outcome = "denied";
+/* Routes and admits the request; returns the next step. */
+static enum sfd_step step_route(struct sfd_job *j)
+{
+    struct sfd_req *rq = &j->rq;
+    const struct sfd_http *h = rq->http;
+    bool is_known;
+
+    sfd_route_parse(rq->srv->cfg->mount,
+                    sfd_method_parse(h->method, h->is_list_query), h->path,
+                    &rq->route);
+    j->e = find_entry(&rq->route, &is_known);
+    if (j->e == NULL) {
+        if (is_known) {
+            sfd_reply_error(&j->r, 405, "unsupported operation");
+        } else {
+            j->r.status = 404;
+            j->r.is_bare_404 = true;
+        }
+        return SFD_STEP_FINISH;
     }
-    if (sfd_audit_write(rq, outcome, r->status,
-                        r->has_error ? r->error : NULL,
-                        now_us() - start)) {
-        return;
+    rq->op = j->e->op;
+    if (rq->route.ep == SFD_EP_DATAKEY && rq->route.is_plaintext_datakey) {
+        rq->op = SFD_OP_DATAKEY_PLAINTEXT;
     }
-    sfd_reply_clear(r);
-    sfd_reply_error(r, 503, was_started
+    if (!admit(rq, j->e, &j->r)) {
+        return SFD_STEP_OUTCOME;
+    }
+    return j->e->is_mutating ? SFD_STEP_PRE_AUDIT : SFD_STEP_RUN;
+}
+
+/* A change is audited ("started") before it runs; when that entry
+ * cannot be made durable the request is refused and nothing is done. */
+static enum sfd_step step_pre_checked(struct sfd_job *j)
+{
+    if (audit_ok(j)) {
+        j->was_run = true;
+        return SFD_STEP_RUN;
+    }
+    sfd_reply_error(&j->r, 503, "audit log unavailable: request refused "
+                    "and not performed");
+    return SFD_STEP_FINISH;
+}
+
+/* The final entry failed: no reply leaves without a durable record. */
+static void refuse_unrecorded(struct sfd_job *j)
+{
+    bool was_started = j->was_run || j->rq.was_mutated;
+
+    sfd_reply_clear(&j->r);
+    sfd_reply_error(&j->r, 503, was_started
                     ? "audit log unavailable: the operation was performed "
                       "but its outcome could not be recorded"
                     : "audit log unavailable: request refused");
 }
 
-/* Routes and runs the request; the reply is in r. */
-static void dispatch(struct sfd_req *rq, struct sfd_reply *r, uint64_t start)
+/* Submits the final entry with the outcome; false when the job waits. */
+static bool outcome_begin(struct sfd_job *j)
 {
-    const struct sfd_http *h = rq->http;
-    const struct entry *e;
-    bool is_known;
-    bool was_run = false;
-    bool is_refused = false;
+    const struct sfd_reply *r = &j->r;
+    const char *outcome = r->status < 400 ? "ok" : "error";
 
-    sfd_route_parse(rq->srv->cfg->mount,
-                    sfd_method_parse(h->method, h->is_list_query), h->path,
-                    &rq->route);
-    e = find_entry(&rq->route, &is_known);
-    if (e == NULL) {
-        if (is_known) {
-            sfd_reply_error(r, 405, "unsupported operation");
-        } else {
-            r->status = 404;
-            r->is_bare_404 = true;
+    if (r->status == 403) {
+        outcome = "denied";
+    }
+    return audit_begin(j, outcome, r->status, r->has_error ? r->error : NULL);
+}
+
+/* Runs the job until it finishes (true) or must wait for the audit log
+ * (false). Each wait is followed by the matching *_CHECKED step. */
+static bool advance(struct sfd_job *j)
+{
+    for (;;) {
+        switch (j->step) {
+        case SFD_STEP_ROUTE:
+            j->step = step_route(j);
+            break;
+        case SFD_STEP_PRE_AUDIT:
+            j->step = SFD_STEP_PRE_CHECKED;
+            if (!audit_begin(j, "started", 0, NULL)) {
+                return false;
+            }
+            break;
+        case SFD_STEP_PRE_CHECKED:
+            j->step = step_pre_checked(j);
+            break;
+        case SFD_STEP_RUN:
+            j->e->fn(&j->rq, &j->r);
+            j->step = SFD_STEP_OUTCOME;
+            break;
+        case SFD_STEP_OUTCOME:
+            if (!j->e->is_audited || j->rq.is_audit_refused) {
+                j->step = SFD_STEP_FINISH;
+                break;
+            }
+            j->step = SFD_STEP_OUTCOME_CHECKED;
+            if (!outcome_begin(j)) {
+                return false;
+            }
+            break;
+        case SFD_STEP_OUTCOME_CHECKED:
+            if (!audit_ok(j)) {
+                refuse_unrecorded(j);
+            }
+            j->step = SFD_STEP_FINISH;
+            break;
+        case SFD_STEP_FINISH:
+        default:
+            return true;
         }
-        return;
-    }
-    rq->op = e->op;
-    if (rq->route.ep == SFD_EP_DATAKEY && rq->route.is_plaintext_datakey) {
-        rq->op = SFD_OP_DATAKEY_PLAINTEXT;
-    }
-    if (admit(rq, e, r)) {
-        is_refused = !run(rq, e, r, start);
-        was_run = e->is_mutating && !is_refused;
-    }
-    if (e->is_audited && !is_refused && !rq->is_audit_refused) {
-        audit_outcome(rq, r, was_run || rq->was_mutated, start);
     }
 }
 
-void sfd_handle(struct sfd_server *srv, const struct sfd_http *in,
-                struct sfd_out *out)
+/* Releases what the job holds. */
+static void release(struct sfd_job *j)
 {
-    struct sfd_reply r;
-    struct sfd_req rq;
-    uint64_t start = now_us();
+    sfd_reply_clear(&j->r);
+    sf_wipe(&j->rq.token, sizeof j->rq.token);
+    json_decref(j->rq.body);
+    j->rq.body = NULL;
+}
 
-    memset(&r, 0, sizeof r);
-    memset(&rq, 0, sizeof rq);
-    memset(out, 0, sizeof *out);
-    rq.srv = srv;
-    rq.http = in;
-    sfd_request_id(rq.request_id);
-    dispatch(&rq, &r, start);
-    if (r.status == 0) {
-        sfd_reply_error(&r, 500, "internal error: no reply was produced");
+void sfd_job_abandon(struct sfd_job *j)
+{
+    release(j);
+}
+
+/* Counts, logs and renders the finished job, then releases it. */
+static void finish(struct sfd_job *j, struct sfd_out *out)
+{
+    struct sfd_req *rq = &j->rq;
+    struct sfd_reply *r = &j->r;
+    uint64_t latency_us;
+
+    if (r->status == 0) {
+        sfd_reply_error(r, 500, "internal error: no reply was produced");
     }
-    sfd_metrics_record(srv->metrics, rq.op, r.status, now_us() - start,
-                       rq.batch_count);
-    sfd_log_request(&rq, &r, now_us() - start);
-    sfd_reply_render(&r, rq.request_id, &out->body, &out->body_len,
+    latency_us = now_us() - j->start;
+    sfd_metrics_record(rq->srv->metrics, rq->op, r->status, latency_us,
+                       rq->batch_count);
+    sfd_log_request(rq, r, latency_us);
+    sfd_reply_render(r, rq->request_id, &out->body, &out->body_len,
                      &out->content_type);
-    out->status = r.status;
-    memcpy(out->request_id, rq.request_id, sizeof out->request_id);
-    sfd_reply_clear(&r);
-    sf_wipe(&rq.token, sizeof rq.token);
-    json_decref(rq.body);
+    out->status = r->status;
+    memcpy(out->request_id, rq->request_id, sizeof out->request_id);
+    release(j);
+}
+
+void sfd_job_init(struct sfd_job *j, struct sfd_server *srv,
+                  const struct sfd_http *in, sfd_wake_fn wake, void *arg)
+{
+    memset(&j->r, 0, sizeof j->r);
+    memset(&j->rq, 0, sizeof j->rq);
+    j->rq.srv = srv;
+    j->rq.http = in;
+    sfd_request_id(j->rq.request_id);
+    j->e = NULL;
+    j->start = now_us();
+    j->step = SFD_STEP_ROUTE;
+    j->was_run = false;
+    j->wake = wake;
+    j->wake_arg = arg;
+    j->audit_rc = SF_OK;
+    j->audit_why[0] = '\0';
+}
+
+bool sfd_job_run(struct sfd_job *j, struct sfd_out *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!advance(j)) {
+        return false;
+    }
+    finish(j, out);
+    return true;
 }

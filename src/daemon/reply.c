@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "reply.h"
+#include "sealflow/buf.h"
+#include "sealflow/secret.h"
 
 #define JSON_OUT (JSON_COMPACT | JSON_PRESERVE_ORDER)
 
@@ -92,13 +94,67 @@ void sfd_reply_clear(struct sfd_reply *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Vault's envelope around data. */
-static json_t *envelope(const struct sfd_reply *r, const char *request_id)
+/* Appends the compact JSON text of v (or null for NULL) to b. Dumps
+ * straight into the buffer, growing it once when the first guess was
+ * short, rather than through jansson's own growing string. */
+static sf_status put_json(struct sf_buf *b, const json_t *v)
 {
-    return json_pack("{s:s, s:s, s:b, s:i, s:O?, s:n, s:O?, s:n}",
-                     "request_id", request_id, "lease_id", "", "renewable",
-                     0, "lease_duration", 0, "data", r->data, "wrap_info",
-                     "warnings", r->warnings, "auth");
+    size_t room;
+    size_t n;
+
+    if (v == NULL) {
+        return sf_buf_append(b, "null", 4);
+    }
+    if (sf_buf_reserve(b, 256) != SF_OK) {
+        return SF_ERR_NOMEM;
+    }
+    room = b->cap - b->len - 1;
+    n = json_dumpb(v, (char *)b->data + b->len, room, JSON_OUT);
+    if (n > room) {
+        /* A cut dump may hold part of a secret past len, which the
+         * buffer would not wipe when it grows. */
+        sf_wipe(b->data + b->len, room);
+        if (sf_buf_reserve(b, n) != SF_OK) {
+            return SF_ERR_NOMEM;
+        }
+        n = json_dumpb(v, (char *)b->data + b->len, n, JSON_OUT);
+    }
+    if (n == 0) {
+        sf_wipe(b->data + b->len, b->cap - b->len);
+        return SF_ERR_NOMEM;
+    }
+    b->len += n;
+    return SF_OK;
+}
+
+/* Vault's envelope around data, written as text: the envelope's own
+ * members are fixed, and request_id holds only hex digits and dashes. */
+static sf_status put_envelope(struct sf_buf *b, const struct sfd_reply *r,
+                              const char *request_id)
+{
+    sf_status rc;
+
+    rc = sf_buf_put_str(b, "{\"request_id\":\"");
+    if (rc == SF_OK) {
+        rc = sf_buf_put_str(b, request_id);
+    }
+    if (rc == SF_OK) {
+        rc = sf_buf_put_str(b, "\",\"lease_id\":\"\",\"renewable\":false,"
+                            "\"lease_duration\":0,\"data\":");
+    }
+    if (rc == SF_OK) {
+        rc = put_json(b, r->data);
+    }
+    if (rc == SF_OK) {
+        rc = sf_buf_put_str(b, ",\"wrap_info\":null,\"warnings\":");
+    }
+    if (rc == SF_OK) {
+        rc = put_json(b, r->warnings);
+    }
+    if (rc == SF_OK) {
+        rc = sf_buf_put_str(b, ",\"auth\":null}");
+    }
+    return rc;
 }
 
 static json_t *errors(const struct sfd_reply *r)
@@ -109,10 +165,29 @@ static json_t *errors(const struct sfd_reply *r)
     return json_pack("{s:[s]}", "errors", r->error);
 }
 
+/* The JSON body of the reply into b. */
+static sf_status put_reply(struct sf_buf *b, const struct sfd_reply *r,
+                           const char *request_id)
+{
+    json_t *doc;
+    sf_status rc;
+
+    if (r->has_error || r->is_bare_404) {
+        doc = errors(r);
+        rc = doc == NULL ? SF_ERR_NOMEM : put_json(b, doc);
+        json_decref(doc);
+        return rc;
+    }
+    if (r->body != NULL) {
+        return put_json(b, r->body);
+    }
+    return put_envelope(b, r, request_id);
+}
+
 void sfd_reply_render(const struct sfd_reply *r, const char *request_id,
                       char **out, size_t *out_len, const char **ctype)
 {
-    json_t *doc;
+    struct sf_buf b = SF_BUF_INIT;
 
     *out = NULL;
     *out_len = 0;
@@ -126,14 +201,13 @@ void sfd_reply_render(const struct sfd_reply *r, const char *request_id,
         *ctype = r->content_type;
         return;
     }
-    if (r->has_error || r->is_bare_404) {
-        doc = errors(r);
-    } else if (r->body != NULL) {
-        doc = json_incref(r->body);
-    } else {
-        doc = envelope(r, request_id);
+    /* The text may hold plaintext or a data key: on failure it is wiped
+     * with the buffer; on success the caller wipes it when it frees it. */
+    if (put_reply(&b, r, request_id) != SF_OK ||
+            sf_buf_terminate(&b) != SF_OK) {
+        sf_buf_free(&b);
+        return;
     }
-    *out = doc == NULL ? NULL : json_dumps(doc, JSON_OUT);
-    *out_len = *out == NULL ? 0 : strlen(*out);
-    json_decref(doc);
+    *out = (char *)b.data;
+    *out_len = b.len;
 }

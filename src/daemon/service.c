@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "handlers.h"
@@ -112,6 +113,27 @@ sf_status sfd_server_open(struct sfd_server *srv,
     return rc;
 }
 
+/* Raises the soft limit on open files towards the hard one when
+ * connection_limit needs more than it allows (often 1024); connections
+ * are polled with epoll, which has no descriptor ceiling of its own. */
+static void raise_fd_limit(const struct sfd_config *cfg)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)cfg->connection_limit + 256;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want
+                      ? rl.rlim_max
+                      : want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want) {
+        sfd_log(SF_LOG_WARN, "fd_limit", "wanted=%llu reason=\"the open "
+                "file limit is below connection_limit; connections beyond "
+                "it are refused\"", (unsigned long long)want);
+    }
+}
+
 /* Waits for signals until asked to stop. */
 static void signal_loop(struct sfd_server *srv)
 {
@@ -146,6 +168,7 @@ int sfd_serve(const struct sfd_config *cfg, const struct sfd_banner *banner)
     struct sfd_http_server *hs = NULL;
     char err[512];
 
+    raise_fd_limit(cfg);
     if (sfd_server_open(&srv, cfg, err, sizeof err) != SF_OK) {
         fprintf(stderr, "sealflowd: %s\n", err);
         return 1;

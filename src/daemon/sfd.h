@@ -30,7 +30,7 @@ struct sfd_server {
     time_t started;
 };
 
-/* What the HTTP layer hands to sfd_handle(). */
+/* What the HTTP layer hands to the pipeline (sfd_job_init). */
 struct sfd_http {
     const char *method;
     const char *path;      /* raw, still percent-encoded */
@@ -75,11 +75,55 @@ struct sfd_out {
     char request_id[SFD_UUID_LEN + 1];
 };
 
-/* Handles one request end to end: route, authenticate, authorise,
- * audit, execute, render. Never fails; out->body is freed by the
- * caller. */
-void sfd_handle(struct sfd_server *srv, const struct sfd_http *in,
-                struct sfd_out *out);
+/* Where a request job goes next; see sfd_job_run(). */
+enum sfd_step {
+    SFD_STEP_ROUTE,
+    SFD_STEP_PRE_AUDIT,
+    SFD_STEP_PRE_CHECKED,
+    SFD_STEP_RUN,
+    SFD_STEP_OUTCOME,
+    SFD_STEP_OUTCOME_CHECKED,
+    SFD_STEP_FINISH
+};
+
+/* Tells the HTTP layer that a waiting job can run again. Called once per
+ * wait, from the audit writer thread: it must only arrange for
+ * sfd_job_run() to be called again, never call it. */
+typedef void (*sfd_wake_fn)(void *arg);
+
+struct sfd_table_entry;
+
+/* One request through the pipeline, kept across waits for the audit
+ * log. Owned by the HTTP layer; the fields are the pipeline's. */
+struct sfd_job {
+    struct sfd_req rq;
+    struct sfd_reply r;
+    const struct sfd_table_entry *e;
+    uint64_t start;
+    enum sfd_step step;
+    bool was_run;       /* a change ran, so a 503 must say so */
+    sfd_wake_fn wake;   /* NULL: wait for the audit log in place */
+    void *wake_arg;
+    sf_status audit_rc; /* result of the last audit entry */
+    char audit_why[160];
+};
+
+/* Prepares j for the request in; in must stay valid until the job has
+ * finished. With wake NULL the job blocks its thread while its audit
+ * entries are committed; otherwise it returns to wait, and wake(arg)
+ * says when to call sfd_job_run() again. */
+void sfd_job_init(struct sfd_job *j, struct sfd_server *srv,
+                  const struct sfd_http *in, sfd_wake_fn wake, void *arg);
+
+/* Runs the job: route, authenticate, authorise, audit, execute, audit
+ * again, count and render. Returns true when it finished, with the reply
+ * in out (out->body is freed by the caller) and nothing left to release;
+ * false when it waits for the audit log (see sfd_job_init). */
+bool sfd_job_run(struct sfd_job *j, struct sfd_out *out);
+
+/* Releases a job that will not be run again: one whose wait ended (its
+ * wake was called) but whose connection closed before it finished. */
+void sfd_job_abandon(struct sfd_job *j);
 
 /* A random (version 4) UUID. */
 void sfd_uuid(char out[SFD_UUID_LEN + 1]);

@@ -206,10 +206,14 @@ static sf_status enqueue(struct sf_audit *a, struct entry *e)
         free(e);
         return sf_fail(SF_ERR_UNAVAILABLE, "audit: the log is closing");
     }
+    /* The writer sleeps only on an empty queue and takes all of it when
+     * it wakes, so only the first entry of a batch needs to wake it. */
+    if (a->head == NULL) {
+        pthread_cond_signal(&a->wake);
+    }
     e->next = NULL;
     *a->tail = e;
     a->tail = &e->next;
-    pthread_cond_signal(&a->wake);
     pthread_mutex_unlock(&a->mu);
     return SF_OK;
 }

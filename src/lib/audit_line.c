@@ -83,15 +83,22 @@ void sf_audit_hex(const uint8_t *p, size_t n, char *out)
 
 void sf_audit_time_now(char out[40])
 {
+    /* The date and time of day change once a second; formatting them
+     * (time zone conversion, strftime) is kept per thread. */
+    static _Thread_local time_t cached_sec = -1;
+    static _Thread_local char cached[24];
     struct timespec ts;
     struct tm tm;
-    char base[24];
+    unsigned us;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%s.%06uZ", base,
-             (unsigned)(ts.tv_nsec / 1000) % 1000000u);
+    if (ts.tv_sec != cached_sec) {
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = ts.tv_sec;
+    }
+    us = (unsigned)(ts.tv_nsec / 1000) % 1000000u;
+    snprintf(out, 40, "%s.%06uZ", cached, us);
 }
 
 /* Starts a line object with seq, time and type. */

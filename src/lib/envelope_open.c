@@ -172,7 +172,16 @@ sf_status sf_opener_final(struct sf_opener *o, struct sf_buf *out)
     if (rc != SF_OK) {
         return rc;
     }
-    if (o->state == OPENER_HEADER) {
+    if (o->state == OPENER_HEADER && o->hbuf.len < SF_MAGIC_LEN) {
+        /* Too short to hold even the magic: not a sealflow message at
+         * all. This is decided before any key is used and from the
+         * length alone, so telling it apart from a damaged message
+         * reveals nothing; a message cut after its magic still fails as
+         * SF_ERR_AUTH below, like any other truncation. */
+        rc = sf_fail(SF_ERR_FORMAT, "open: not a sealflow message: %zu "
+                     "byte%s, too short to hold a header", o->hbuf.len,
+                     o->hbuf.len == 1 ? "" : "s");
+    } else if (o->state == OPENER_HEADER) {
         rc = sf_fail(SF_ERR_AUTH, "open: the message ends inside its header "
                      "(%zu bytes; at least %zu needed)", o->hbuf.len,
                      o->need);

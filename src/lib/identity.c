@@ -56,17 +56,66 @@ struct ks_identity {
 };
 
 /*
+ * A partner stanza sealed to a keystore key's exported public key
+ * (sf_keystore_public_key): the key id is the fingerprint, the body what
+ * the partner recipients in recipient.c write, so it is opened with the
+ * same info and aad (X25519) or label (RSA) and no keystore binding.
+ * A fingerprint no keystore key has is SF_ERR_NO_KEY.
+ */
+static sf_status ks_unwrap_partner(struct sf_keystore *ks,
+                                   const struct sf_stanza *st,
+                                   const uint8_t *prefix, size_t prefix_len,
+                                   struct sf_secret **dek)
+{
+    static const char info[] = SF_X25519_STANZA_INFO;
+    bool is_x = st->type == SF_STANZA_X25519;
+    const char *kind = is_x ? "x25519:" : "rsa:";
+    char fp[SF_KEYSTORE_FINGERPRINT_MAX];
+    char name[SF_KEY_NAME_MAX + 1];
+    uint8_t label[32];
+    uint32_t v = 0;
+    sf_status rc;
+
+    if (st->version != 0 || st->key_id_len >= sizeof fp ||
+            (!is_x && st->type != SF_STANZA_RSA_OAEP)) {
+        return SF_ERR_NO_KEY;
+    }
+    memcpy(fp, st->key_id, st->key_id_len);
+    fp[st->key_id_len] = '\0';
+    if (strncmp(fp, kind, strlen(kind)) != 0) {
+        return SF_ERR_NO_KEY;
+    }
+    rc = sf_keystore_find_public(ks, fp, name, &v);
+    if (rc == SF_OK && is_x && st->body_len != SF_X25519_BODY_LEN) {
+        rc = sf_fail(SF_ERR_AUTH, "x25519 stanza for %s has %zu bytes, "
+                     "expected %d", fp, st->body_len, SF_X25519_BODY_LEN);
+    } else if (rc == SF_OK && is_x) {
+        rc = sf_keystore_unwrap_external(ks, name, v, (const uint8_t *)info,
+                                         sizeof info - 1, prefix, prefix_len,
+                                         st->body, st->body_len, dek);
+    } else if (rc == SF_OK) {
+        rc = sf_hash(SF_MD_SHA256, prefix, prefix_len, label);
+        if (rc == SF_OK) {
+            rc = sf_keystore_unwrap_external(ks, name, v, NULL, 0, label,
+                                             sizeof label, st->body,
+                                             st->body_len, dek);
+        }
+    }
+    if (rc == SF_OK && sf_secret_len(*dek) != SF_DEK_LEN) {
+        sf_secret_free(*dek);
+        *dek = NULL;
+        rc = sf_fail(SF_ERR_AUTH, "the stanza for %s does not hold a data "
+                     "key", fp);
+    }
+    return rc == SF_ERR_KEY_NOT_FOUND ? SF_ERR_NO_KEY : rc;
+}
+
+/*
  * Any stanza that names a keystore key goes to the keystore, whatever its
  * type: the keystore binds name, version and type into its own AAD, so a
- * stanza relabelled with another type fails to unwrap.
- *
- * Limitation: a partner who seals to a keystore key's exported public key
- * (sf_keystore_public_key) writes a partner stanza ("x25519:<hex>" or
- * "rsa:<hex>"), and the keystore has no call that decrypts such a stanza
- * with its private key (sf_keystore_unwrap always adds its own binding),
- * so this identity reports SF_ERR_NO_KEY for it. Meanwhile, partners get
- * the public string of an X25519 identity (sf_identity_generate_x25519)
- * and the file is opened with that identity.
+ * stanza relabelled with another type fails to unwrap. Partner stanzas
+ * ("x25519:<hex>", "rsa:<hex>", version 0) go to the keystore key with
+ * that public key, if any.
  */
 static sf_status ks_unwrap(void *impl, const struct sf_stanza *st,
                            const uint8_t *prefix, size_t prefix_len,
@@ -77,7 +126,7 @@ static sf_status ks_unwrap(void *impl, const struct sf_stanza *st,
     sf_status rc;
 
     if (!sf_recipient_stanza_is_keystore(st)) {
-        return SF_ERR_NO_KEY;
+        return ks_unwrap_partner(k->ks, st, prefix, prefix_len, dek);
     }
     memcpy(name, st->key_id, st->key_id_len);
     name[st->key_id_len] = '\0';
@@ -291,6 +340,7 @@ sf_status sf_identity_parse(const char *text, size_t len,
                             struct sf_identity **out)
 {
     static const size_t plen = sizeof SF_X25519_SECRET_PREFIX - 1;
+    static const size_t rlen = sizeof SF_X25519_RECIPIENT_PREFIX - 1;
     const char *key;
     size_t key_len;
     bool is_pem;
@@ -313,6 +363,13 @@ sf_status sf_identity_parse(const char *text, size_t len,
     }
     if (key_len >= plen && memcmp(key, SF_X25519_SECRET_PREFIX, plen) == 0) {
         return parse_x25519(key, key_len, out);
+    }
+    if (key_len >= rlen && memcmp(key, SF_X25519_RECIPIENT_PREFIX, rlen) ==
+                               0) {
+        return sf_fail(SF_ERR_FORMAT, "identity: this is a public recipient "
+                       "(\"%s...\"); an identity is the secret key "
+                       "(\"%s...\") that goes with it",
+                       SF_X25519_RECIPIENT_PREFIX, SF_X25519_SECRET_PREFIX);
     }
     return sf_fail(SF_ERR_FORMAT, "identity: expected \"%s...\" or an RSA "
                    "private key in PEM (-----BEGIN PRIVATE KEY-----)",

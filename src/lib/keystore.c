@@ -24,6 +24,7 @@ static void handle_free(struct sf_keystore *ks)
         ks->store->ops->close(ks->store);
     }
     ks_cache_destroy(&ks->cache);
+    ks_fp_index_free(&ks->fp_index);
     sf_secret_free(ks->seal_key);
     sf_secret_free(ks->settings_key);
     pthread_mutex_destroy(&ks->store_lock);
@@ -103,7 +104,7 @@ sf_status sf_keystore_create(const char *path, const struct sf_secret *root_key,
 
     rc = handle_new(path, root_key, check, &ks);
     if (rc == SF_OK) {
-        rc = ks_sqlite_open(path, true, &ks->store);
+        rc = ks_sqlite_open(path, KS_OPEN_CREATE, &ks->store);
         is_created = rc == SF_OK;
     }
     if (rc == SF_OK) {
@@ -128,30 +129,27 @@ sf_status sf_keystore_create(const char *path, const struct sf_secret *root_key,
     return SF_OK;
 }
 
-/* Reads and checks the schema version, the root key check value and the
- * generation of a keystore being opened, and upgrades a schema version 2
- * file. */
-static sf_status check_meta(struct sf_keystore *ks,
-                            const uint8_t check[KS_CHECK_LEN])
+/* Reads and checks the schema version and the root key check value of a
+ * keystore being opened; only reads, so it is safe on any file. */
+static sf_status verify_meta(struct sf_keystore *ks,
+                             const uint8_t check[KS_CHECK_LEN], int64_t *schema)
 {
     struct ks_store *s = ks->store;
     struct sf_buf stored = SF_BUF_INIT;
-    int64_t schema = 0;
-    int64_t gen = 0;
     sf_status rc;
 
-    if (s->ops->meta_get_int(s, KS_META_SCHEMA, &schema) != SF_OK) {
+    if (s->ops->meta_get_int(s, KS_META_SCHEMA, schema) != SF_OK) {
         return sf_fail(SF_ERR_STORE,
                        "%s is not a sealflow keystore (no schema version)",
                        ks->path);
     }
-    if (schema > KS_SCHEMA_VERSION) {
+    if (*schema > KS_SCHEMA_VERSION) {
         return sf_fail(SF_ERR_UNSUPPORTED,
                        "keystore %s has schema version %lld; this sealflow "
                        "reads version %d (upgrade sealflow if it is newer)",
-                       ks->path, (long long)schema, KS_SCHEMA_VERSION);
+                       ks->path, (long long)*schema, KS_SCHEMA_VERSION);
     }
-    if (schema < KS_SCHEMA_UPGRADABLE) {
+    if (*schema < KS_SCHEMA_UPGRADABLE) {
         /* Version 1 predates the settings MACs: its key rows cannot be
          * trusted, so they are not converted. */
         return sf_fail(SF_ERR_UNSUPPORTED,
@@ -160,7 +158,7 @@ static sf_status check_meta(struct sf_keystore *ks,
                        "longer opens: it did not authenticate key settings "
                        "and cannot be converted; create a new keystore with "
                        "sealflow init",
-                       ks->path, (long long)schema, KS_SCHEMA_VERSION);
+                       ks->path, (long long)*schema, KS_SCHEMA_VERSION);
     }
     rc = s->ops->meta_get_blob(s, KS_META_ROOT_CHECK, &stored);
     if (rc == SF_OK && (stored.len != KS_CHECK_LEN ||
@@ -171,16 +169,59 @@ static sf_status check_meta(struct sf_keystore *ks,
                      "together with this keystore",
                      ks->path);
     }
+    sf_buf_free(&stored);
+    return rc;
+}
+
+/* Checks the keystore again on the connection that will write (the file
+ * could have been replaced since the read-only check), reads the
+ * generation, and upgrades a schema version 2 file. */
+static sf_status check_meta(struct sf_keystore *ks,
+                            const uint8_t check[KS_CHECK_LEN])
+{
+    struct ks_store *s = ks->store;
+    int64_t schema = 0;
+    int64_t gen = 0;
+    sf_status rc = verify_meta(ks, check, &schema);
+
     if (rc == SF_OK) {
         rc = s->ops->meta_get_int(s, KS_META_GENERATION, &gen);
     }
     if (rc == SF_OK) {
         ks->generation = (uint64_t)gen;
     }
-    sf_buf_free(&stored);
     /* Only after the root key proved right: the upgrade writes. */
     if (rc == SF_OK && schema == KS_SCHEMA_UPGRADABLE) {
         rc = ks_upgrade(ks);
+    }
+    return rc;
+}
+
+/*
+ * Proves that path is a keystore made with this root key through a
+ * read-only connection, before any connection that may write (and that
+ * switches the file to WAL mode) touches it: a file that is not a
+ * keystore, such as another application's database, is left exactly as
+ * it was.
+ *
+ * Limitation: beside a file already in WAL mode, the read-only
+ * connection creates SQLite's -wal and -shm files, and cannot remove
+ * them when it closes; when the check fails they stay (empty) until the
+ * database is next opened for writing. Removing them from here could
+ * break another process that has that database open, so they are left.
+ */
+static sf_status check_read_only(struct sf_keystore *ks,
+                                 const uint8_t check[KS_CHECK_LEN])
+{
+    int64_t schema = 0;
+    sf_status rc = ks_sqlite_open(ks->path, KS_OPEN_CHECK, &ks->store);
+
+    if (rc == SF_OK) {
+        rc = verify_meta(ks, check, &schema);
+    }
+    if (ks->store != NULL) {
+        ks->store->ops->close(ks->store);
+        ks->store = NULL;
     }
     return rc;
 }
@@ -199,7 +240,10 @@ sf_status sf_keystore_open(const char *path, const struct sf_secret *root_key,
 
     rc = handle_new(path, root_key, check, &ks);
     if (rc == SF_OK) {
-        rc = ks_sqlite_open(path, false, &ks->store);
+        rc = check_read_only(ks, check);
+    }
+    if (rc == SF_OK) {
+        rc = ks_sqlite_open(path, KS_OPEN_WRITE, &ks->store);
     }
     if (rc == SF_OK) {
         rc = check_meta(ks, check);

@@ -1,6 +1,7 @@
 /*
  * Internal: the keystore handle, shared by keystore.c (lifecycle and
- * changes) and keystore_wrap.c (wrap, unwrap, public keys).
+ * changes), keystore_wrap.c (wrap, unwrap, public keys) and
+ * keystore_find.c (public key fingerprints).
  */
 #ifndef SF_KEYSTORE_INTERNAL_H
 #define SF_KEYSTORE_INTERNAL_H
@@ -14,6 +15,23 @@
 #include "keystore_store.h"
 #include "sealflow/keystore.h"
 
+/* One asymmetric key version by the fingerprint of its public key. */
+struct ks_fp_entry {
+    char fp[SF_KEYSTORE_FINGERPRINT_MAX];
+    char name[SF_KEY_NAME_MAX + 1];
+    uint32_t version;
+    uint32_t min_decryption_version;
+};
+
+/* The fingerprints of every available asymmetric key version, sorted by
+ * fingerprint, then name and version (keystore_find.c). */
+struct ks_fp_index {
+    struct ks_fp_entry *entries;
+    size_t len;
+    uint64_t generation; /* the handle's generation it was built at */
+    bool is_built;
+};
+
 struct sf_keystore {
     struct ks_store *store;
     /* Serialises every use of store and every change of cache's table;
@@ -23,6 +41,7 @@ struct sf_keystore {
     struct sf_secret *seal_key;     /* derived from the root key */
     struct sf_secret *settings_key; /* the same, for the settings MACs */
     struct ks_cache cache;
+    struct ks_fp_index fp_index; /* under store_lock */
     /* The store's generation the cache reflects (under store_lock). */
     uint64_t generation;
     /* Monotonic time in ms when the generation is next compared. */
@@ -54,6 +73,9 @@ sf_status ks_read_key(struct sf_keystore *ks, const char *name,
  * the file is then left as it was.
  */
 sf_status ks_upgrade(struct sf_keystore *ks);
+
+/* Frees the fingerprint index. */
+void ks_fp_index_free(struct ks_fp_index *ix);
 
 /* Test hook: makes the nth store write from now fail (exits: end the
  * process there instead, as a crash would). n = 0 disarms it. */

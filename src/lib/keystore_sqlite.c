@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -597,13 +598,18 @@ static sf_status create_file(const char *path)
 }
 
 /* Connection settings: WAL lets readers run beside a writer (the daemon
- * and the CLI share the file); FULL sync makes each commit durable. */
-static sf_status configure(struct sqlite_store *st)
+ * and the CLI share the file); FULL sync makes each commit durable. A
+ * connection that only checks the file gets none of them: switching to
+ * WAL writes the file, and it may not be a keystore at all. */
+static sf_status configure(struct sqlite_store *st, enum ks_open_mode mode)
 {
     sf_status rc;
 
     sqlite3_extended_result_codes(st->db, 0);
     sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+    if (mode == KS_OPEN_CHECK) {
+        return SF_OK;
+    }
     rc = exec(st, "PRAGMA journal_mode = WAL", "opening");
     if (rc == SF_OK) {
         rc = exec(st, "PRAGMA synchronous = FULL", "opening");
@@ -614,22 +620,39 @@ static sf_status configure(struct sqlite_store *st)
     return rc;
 }
 
-sf_status ks_sqlite_open(const char *path, bool is_new, struct ks_store **out)
+/* Checks that an existing file can be a keystore before SQLite opens
+ * it: SQLite takes a file of zero bytes for an empty database and would
+ * write its header into it. */
+static sf_status check_existing(const char *path)
 {
-    struct sqlite_store *st = NULL;
-    sf_status rc;
+    struct stat sb;
 
-    *out = NULL;
-    if (is_new) {
-        rc = create_file(path);
-        if (rc != SF_OK) {
-            return rc;
-        }
-    } else if (access(path, F_OK) != 0) {
+    if (stat(path, &sb) != 0) {
         return sf_fail(SF_ERR_IO,
                        "no keystore at %s: %s (create one with: sealflow "
                        "init)",
                        path, strerror(errno));
+    }
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0) {
+        return sf_fail(SF_ERR_STORE,
+                       "%s is not a sealflow keystore (empty file)", path);
+    }
+    return SF_OK;
+}
+
+sf_status ks_sqlite_open(const char *path, enum ks_open_mode mode,
+                         struct ks_store **out)
+{
+    int flags =
+        mode == KS_OPEN_CHECK ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    bool is_new = mode == KS_OPEN_CREATE;
+    struct sqlite_store *st = NULL;
+    sf_status rc;
+
+    *out = NULL;
+    rc = is_new ? create_file(path) : check_existing(path);
+    if (rc != SF_OK) {
+        return rc;
     }
     st = calloc(1, sizeof *st);
     if (st == NULL || (st->path = strdup(path)) == NULL) {
@@ -637,9 +660,8 @@ sf_status ks_sqlite_open(const char *path, bool is_new, struct ks_store **out)
         goto out;
     }
     st->base.ops = &sqlite_ops;
-    if (sqlite3_open_v2(path, &st->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(path, &st->db, flags | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
         rc = st->db == NULL ? SF_ERR_NOMEM
                             : sf_fail(SF_ERR_IO,
                                       "cannot open keystore %s: "
@@ -647,7 +669,7 @@ sf_status ks_sqlite_open(const char *path, bool is_new, struct ks_store **out)
                                       path, sqlite3_errmsg(st->db));
         goto out;
     }
-    rc = configure(st);
+    rc = configure(st, mode);
 
 out:
     if (rc != SF_OK && st != NULL) {

@@ -111,9 +111,26 @@ struct ks_store {
     bool fault_exits;
 };
 
-/* Opens (or, with is_new, creates: the file must not exist) an SQLite
- * keystore file. Sets WAL mode, a busy timeout and foreign keys. */
-sf_status ks_sqlite_open(const char *path, bool is_new, struct ks_store **out);
+/* How ks_sqlite_open opens a file. */
+enum ks_open_mode {
+    /* Creates the file (it must not exist), in WAL mode. */
+    KS_OPEN_CREATE,
+    /* Opens an existing file read-only, to find out whether it is a
+     * keystore before anything could change it: no journal mode change,
+     * no write of any kind, so the store may only be read. */
+    KS_OPEN_CHECK,
+    /* Opens an existing file (already checked) for reading and writing,
+     * in WAL mode. */
+    KS_OPEN_WRITE
+};
+
+/* Opens an SQLite keystore file as mode says, with a busy timeout;
+ * KS_OPEN_CREATE and KS_OPEN_WRITE also set WAL mode, FULL sync and
+ * foreign keys. An existing file of zero bytes is SF_ERR_STORE ("not a
+ * sealflow keystore (empty file)") before SQLite sees it, since SQLite
+ * would take it for an empty database; a missing one is SF_ERR_IO. */
+sf_status ks_sqlite_open(const char *path, enum ks_open_mode mode,
+                         struct ks_store **out);
 
 /* Removes an SQLite keystore file and its -wal, -shm and -journal files
  * (used when creating one failed half-way). */

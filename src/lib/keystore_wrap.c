@@ -415,8 +415,11 @@ static sf_status unwrap_sym(struct ks_cver *cv, const struct full_aad *fa,
     return rc;
 }
 
-static sf_status unwrap_x25519(struct ks_cver *cv, const struct full_aad *fa,
-                               const uint8_t *ct, size_t ct_len,
+/* HPKE base-mode open of enc(32) || ciphertext || tag with info and aad;
+ * the caller checked ct_len against HPKE_OVERHEAD. */
+static sf_status unwrap_x25519(struct ks_cver *cv, const uint8_t *info,
+                               size_t info_len, const uint8_t *aad,
+                               size_t aad_len, const uint8_t *ct, size_t ct_len,
                                struct sf_secret **out)
 {
     size_t pt_len = ct_len - HPKE_OVERHEAD;
@@ -427,24 +430,23 @@ static sf_status unwrap_x25519(struct ks_cver *cv, const struct full_aad *fa,
     }
     if (rc == SF_OK) {
         rc = sf_hpke_open_base(SF_HPKE_AES_256_GCM, sf_secret_cdata(cv->secret),
-                               ct, (const uint8_t *)KS_X25519_INFO,
-                               sizeof KS_X25519_INFO - 1, fa->p, fa->len,
+                               ct, info, info_len, aad, aad_len,
                                ct + SF_HPKE_ENC_LEN, ct_len - SF_HPKE_ENC_LEN,
                                sf_secret_data(*out));
     }
     return rc;
 }
 
-static sf_status unwrap_rsa(struct ks_cver *cv, const struct full_aad *fa,
-                            const uint8_t *ct, size_t ct_len,
+static sf_status unwrap_rsa(struct ks_cver *cv, const uint8_t *label,
+                            size_t label_len, const uint8_t *ct, size_t ct_len,
                             struct sf_secret **out)
 {
     uint8_t pt[RSA_MAX_BYTES];
     size_t pt_len = 0;
     sf_status rc;
 
-    rc = sf_rsa_oaep_decrypt(cv->rsa, fa->p, fa->len, ct, ct_len, pt, sizeof pt,
-                             &pt_len);
+    rc = sf_rsa_oaep_decrypt(cv->rsa, label, label_len, ct, ct_len, pt,
+                             sizeof pt, &pt_len);
     if (rc == SF_OK && pt_len > 0) {
         rc = sf_secret_from(pt, pt_len, out);
     }
@@ -495,9 +497,11 @@ sf_status sf_keystore_unwrap(struct sf_keystore *ks, const char *name,
         ct_len - overhead(cv) > SF_KEYSTORE_WRAP_MAX) {
         rc = SF_ERR_AUTH;
     } else if (cv->type == SF_KEY_X25519) {
-        rc = unwrap_x25519(cv, &fa, ct, ct_len, out);
+        rc = unwrap_x25519(cv, (const uint8_t *)KS_X25519_INFO,
+                           sizeof KS_X25519_INFO - 1, fa.p, fa.len, ct, ct_len,
+                           out);
     } else if (cv->rsa != NULL) {
-        rc = unwrap_rsa(cv, &fa, ct, ct_len, out);
+        rc = unwrap_rsa(cv, fa.p, fa.len, ct, ct_len, out);
     } else {
         rc = unwrap_sym(cv, &fa, ct, ct_len, out);
     }
@@ -517,6 +521,110 @@ out:
         *out = NULL;
     }
     free(fa.heap);
+    ks_ckey_release(k);
+    return rc;
+}
+
+/*
+ * Checks what sf_keystore_unwrap_external may not be given: info and
+ * labels of the keystore's own wraps. Every wrap of sf_keystore_wrap
+ * uses the info KS_X25519_INFO (x25519) or a label starting with the
+ * binding's label and its NUL (RSA), so refusing them keeps the two
+ * calls apart: an external unwrap never opens a keystore wrap, and a
+ * grant of one is never a grant of the other.
+ */
+static sf_status check_external(const struct ks_ckey *k, const uint8_t *info,
+                                size_t info_len, const uint8_t *aad,
+                                size_t aad_len)
+{
+    static const uint8_t own_info[] = KS_X25519_INFO;
+    static const uint8_t own_label[] = KS_WRAP_LABEL; /* with its NUL */
+
+    if (!sf_key_type_is_asymmetric(k->info.type)) {
+        return sf_fail(SF_ERR_KEY_TYPE,
+                       "key '%s' is %s, a symmetric key: nothing can be "
+                       "sealed to it from outside the keystore",
+                       k->info.name, sf_key_type_name(k->info.type));
+    }
+    if (k->info.type == SF_KEY_X25519) {
+        if (info_len == sizeof own_info - 1 &&
+            memcmp(info, own_info, info_len) == 0) {
+            return sf_fail(SF_ERR_INVALID_ARG,
+                           "the HPKE info \"%s\" is reserved for the "
+                           "keystore's own wraps (sf_keystore_unwrap)",
+                           KS_X25519_INFO);
+        }
+        return SF_OK;
+    }
+    if (info_len != 0) {
+        return sf_fail(SF_ERR_INVALID_ARG,
+                       "key '%s' is an RSA key: RSA-OAEP takes no info, "
+                       "only a label (aad)",
+                       k->info.name);
+    }
+    if (aad_len >= sizeof own_label &&
+        memcmp(aad, own_label, sizeof own_label) == 0) {
+        return sf_fail(SF_ERR_INVALID_ARG,
+                       "an OAEP label starting with \"%s\" is reserved for "
+                       "the keystore's own wraps (sf_keystore_unwrap)",
+                       KS_WRAP_LABEL);
+    }
+    return SF_OK;
+}
+
+sf_status sf_keystore_unwrap_external(struct sf_keystore *ks, const char *name,
+                                      uint32_t version, const uint8_t *info,
+                                      size_t info_len, const uint8_t *aad,
+                                      size_t aad_len, const uint8_t *ct,
+                                      size_t ct_len, struct sf_secret **out)
+{
+    struct ks_ckey *k = NULL;
+    struct ks_cver *cv = NULL;
+    sf_status rc;
+
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (ks == NULL || name == NULL || out == NULL || ct == NULL ||
+        (info == NULL && info_len > 0) || (aad == NULL && aad_len > 0)) {
+        return SF_ERR_INVALID_ARG;
+    }
+    if (version == 0) {
+        return sf_fail(SF_ERR_KEY_VERSION,
+                       "unwrapping needs the key version the data was "
+                       "sealed to");
+    }
+
+    rc = resolve(ks, name, &version, check_decrypt, &k, &cv);
+    if (rc == SF_OK) {
+        rc = check_external(k, info, info_len, aad, aad_len);
+    }
+    if (rc != SF_OK) {
+        goto out;
+    }
+    if (cv->type == SF_KEY_X25519) {
+        rc = ct_len < HPKE_OVERHEAD ||
+                     ct_len - HPKE_OVERHEAD > SF_KEYSTORE_WRAP_MAX
+                 ? SF_ERR_AUTH
+                 : unwrap_x25519(cv, info, info_len, aad, aad_len, ct, ct_len,
+                                 out);
+    } else {
+        rc = unwrap_rsa(cv, aad, aad_len, ct, ct_len, out);
+    }
+    /* As in sf_keystore_unwrap: one status whatever was wrong. */
+    if (rc == SF_ERR_AUTH || rc == SF_ERR_BAD_KEY) {
+        rc = sf_fail(SF_ERR_AUTH,
+                     "cannot open the data sealed to key '%s' version %u: "
+                     "it, its info or its associated data was changed, or "
+                     "it was sealed to another key",
+                     k->info.name, (unsigned)version);
+    }
+
+out:
+    if (rc != SF_OK) {
+        sf_secret_free(*out);
+        *out = NULL;
+    }
     ks_ckey_release(k);
     return rc;
 }

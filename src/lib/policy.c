@@ -159,7 +159,7 @@ static sf_status check_one(const struct sf_policy *p,
         return rc;
     }
     snprintf(msg, sizeof msg, "%s:%u:%u: class '%s' names key '%s', which "
-             "is not in the keystore; create it with `sealflow key create "
+             "is not in the keystore; create it with `sealflow keys create "
              "%s`", p->source, ref->line, ref->column, k->name, ref->text,
              ref->value);
     if (report != NULL) {

@@ -111,11 +111,11 @@ static void test_check_keys_reports_each_missing_local_key(void **state)
     assert_int_equal(r.count, 2);
     assert_string_equal(r.first, "p.yaml:4:12: class 'internal' names key "
                         "'internal-kek', which is not in the keystore; "
-                        "create it with `sealflow key create "
+                        "create it with `sealflow keys create "
                         "internal-kek`");
     assert_string_equal(r.last, "p.yaml:9:9: class 'confidential' names "
                         "key 'local:team/pii-backup', which is not in the "
-                        "keystore; create it with `sealflow key create "
+                        "keystore; create it with `sealflow keys create "
                         "team/pii-backup`");
     assert_string_equal(sf_last_error(), "p.yaml:4:12: class 'internal' "
                         "names key 'internal-kek', which is not in the "

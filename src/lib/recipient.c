@@ -375,10 +375,28 @@ out:
     return sf_recipient_new(&rsa_recipient_ops, r, out);
 }
 
+/*
+ * Skips a "public recipient:" label before the key, as on the line
+ * 'sealflow identity generate' once printed to stderr, so a recipient
+ * saved from there works as is.
+ */
+static void skip_label(const char **key, size_t *key_len)
+{
+    static const char label[] = "public recipient:";
+    static const size_t llen = sizeof label - 1;
+
+    if (*key_len > llen && memcmp(*key, label, llen) == 0) {
+        *key += llen;
+        *key_len -= llen;
+        trim(key, key_len);
+    }
+}
+
 sf_status sf_recipient_parse(const char *text, size_t len,
                              struct sf_recipient **out)
 {
     static const size_t plen = sizeof SF_X25519_RECIPIENT_PREFIX - 1;
+    static const size_t slen = sizeof SF_X25519_SECRET_PREFIX - 1;
     const char *key;
     size_t key_len;
     bool is_pem;
@@ -399,9 +417,16 @@ sf_status sf_recipient_parse(const char *text, size_t len,
     if (is_pem) {
         return parse_rsa(key, key_len, out);
     }
+    skip_label(&key, &key_len);
     if (key_len >= plen && memcmp(key, SF_X25519_RECIPIENT_PREFIX, plen) ==
                                0) {
         return parse_x25519(key, key_len, out);
+    }
+    if (key_len >= slen && memcmp(key, SF_X25519_SECRET_PREFIX, slen) == 0) {
+        /* The key itself is never quoted: it is a secret. */
+        return sf_fail(SF_ERR_FORMAT, "recipient: this is a secret identity, "
+                       "not a public recipient; use its public recipient "
+                       "(\"%s...\")", SF_X25519_RECIPIENT_PREFIX);
     }
     return sf_fail(SF_ERR_FORMAT, "recipient: expected \"%s...\" or an RSA "
                    "public key in PEM (-----BEGIN PUBLIC KEY-----)",

@@ -9,19 +9,22 @@
 #include "sealflow/secret.h"
 
 /* A DEK shared by the records of one class until a limit is reached. The
- * key bytes live in secret memory; refs, records and the owning class's
- * cur pointer change only under the class lock, bytes atomically. */
+ * key bytes live in secret memory. refs and the owning class's cur
+ * pointer change only under the class lock; records, bytes and is_spent
+ * are atomic, so a worker that holds a reference reuses the DEK record
+ * after record without the lock. */
 struct rec_shared_dek {
     struct sf_secret *dek;
     uint8_t id[REC_ID_LEN];
     int64_t created;
-    uint64_t records;
+    atomic_uint_fast64_t records;
     atomic_uint_fast64_t bytes;
     atomic_bool is_spent;
     size_t refs;
     struct rec_stanza *st;
     size_t n;
     struct sf_buf bodies;
+    struct sf_buf entry;   /* its class entry of "_sealflow", rendered once */
 };
 
 /* ---- resolving keys ------------------------------------------------- */
@@ -92,9 +95,14 @@ sf_status rec_keys_init(struct rec_class_keys *ck, const struct sf_policy *p,
     memset(ck, 0, sizeof *ck);
     ck->cls = cls;
     ck->index = i;
+    ck->name_len = strlen(cls->name);
     ck->suite = (unsigned)cls->suite;
     if (ck->suite == 0) {
         return SF_OK;
+    }
+    rc = rec_meta_entry_head(&ck->head, cls->name, ck->suite);
+    if (rc != SF_OK) {
+        return rc;
     }
     ck->rcpts = calloc(cls->wrap_key_count + 1, sizeof *ck->rcpts);
     if (ck->rcpts == NULL) {
@@ -168,6 +176,7 @@ static void shared_free(struct rec_shared_dek *sd)
     sf_secret_free(sd->dek);
     free(sd->st);
     sf_buf_free(&sd->bodies);
+    sf_buf_free(&sd->entry);
     free(sd);
 }
 
@@ -177,6 +186,7 @@ void rec_keys_free(struct rec_class_keys *ck)
         sf_recipient_free(ck->rcpts[k]);
     }
     free(ck->rcpts);
+    sf_buf_free(&ck->head);
     shared_free(ck->cur);
     if (ck->has_lock) {
         pthread_mutex_destroy(&ck->lock);
@@ -245,6 +255,7 @@ static sf_status shared_new(struct rec_class_keys *ck,
     if (sd == NULL) {
         return SF_ERR_NOMEM;
     }
+    atomic_init(&sd->records, 0);
     atomic_init(&sd->bytes, 0);
     atomic_init(&sd->is_spent, false);
     sd->created = rec_now();
@@ -253,14 +264,18 @@ static sf_status shared_new(struct rec_class_keys *ck,
         rc = sf_random(sd->id, REC_ID_LEN);
     }
     if (rc == SF_OK) {
-        rc = rec_stanza_aad(&aad, 2, sd->id, ck->cls->name,
-                            strlen(ck->cls->name), ck->suite, ctx, ctx_len);
+        rc = rec_stanza_aad(&aad, 2, sd->id, ck->cls->name, ck->name_len,
+                            ck->suite, ctx, ctx_len);
     }
     if (rc == SF_OK) {
         rc = wrap_all(ck, sf_secret_cdata(sd->dek), &aad, &sd->st, &cap,
                       &sd->bodies, &work);
     }
     sd->n = ck->rcpt_count;
+    if (rc == SF_OK) {
+        rc = rec_meta_put_entry(&sd->entry, &ck->head, sd->id, sd->st,
+                                sd->n);
+    }
     sf_buf_free(&aad);
     sf_buf_free(&work);
     if (rc != SF_OK) {
@@ -277,45 +292,129 @@ static bool shared_is_usable(const struct rec_class_keys *ck,
     const struct sf_dek_limits *l = &ck->cls->limits;
 
     return sd != NULL && !atomic_load(&sd->is_spent) &&
-           sd->records < l->max_records &&
+           atomic_load(&sd->records) < l->max_records &&
            atomic_load(&sd->bytes) < l->max_bytes &&
            rec_now() - sd->created < (int64_t)ck->max_age_s;
 }
 
-/* Takes a reference on the class's shared DEK, replacing it first when a
- * limit is reached. */
+/*
+ * The lock-free path: the worker's held DEK takes one more record when
+ * no limit is reached. Counting the record atomically keeps max_records
+ * exact however many workers share the DEK.
+ */
+static bool shared_reuse(const struct rec_class_keys *ck,
+                         struct rec_shared_dek *sd)
+{
+    if (!shared_is_usable(ck, sd)) {
+        return false;
+    }
+    if (atomic_fetch_add(&sd->records, 1) >= ck->cls->limits.max_records) {
+        atomic_store(&sd->is_spent, true);
+        return false;
+    }
+    return true;
+}
+
+/* Under the class lock: drops one reference; a DEK that is no longer
+ * current goes with its last reference. */
+static void shared_unref(struct rec_class_keys *ck, struct rec_shared_dek *sd)
+{
+    if (sd != NULL && --sd->refs == 0 && sd != ck->cur) {
+        shared_free(sd);
+    }
+}
+
+void rec_shared_drop(struct rec_class_keys *ck, struct rec_shared_dek *sd)
+{
+    if (sd == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&ck->lock);
+    shared_unref(ck, sd);
+    pthread_mutex_unlock(&ck->lock);
+}
+
+/* Takes the class's current shared DEK into *held (replacing it first
+ * when a limit is reached) and counts a record on it. */
 static sf_status shared_take(struct rec_seal_slot *slot,
+                             struct rec_shared_dek **held,
                              const struct sf_hdr_kv *ctx, size_t ctx_len)
 {
     struct rec_class_keys *ck = slot->ck;
+    struct rec_shared_dek *old;
     sf_status rc = SF_OK;
 
+    if (shared_reuse(ck, *held)) {
+        slot->shared = *held;
+        return SF_OK;
+    }
     pthread_mutex_lock(&ck->lock);
     if (!shared_is_usable(ck, ck->cur)) {
         struct rec_shared_dek *fresh = NULL;
 
         rc = shared_new(ck, ctx, ctx_len, &fresh);
         if (rc == SF_OK) {
-            if (ck->cur != NULL) {
-                atomic_store(&ck->cur->is_spent, true);
-                if (ck->cur->refs == 0) {
-                    shared_free(ck->cur);
+            old = ck->cur;
+            ck->cur = fresh;
+            if (old != NULL) {
+                atomic_store(&old->is_spent, true);
+                if (old->refs == 0) {
+                    shared_free(old);
                 }
             }
-            ck->cur = fresh;
             slot->drew_dek = true;
         }
     }
     if (rc == SF_OK) {
-        ck->cur->records++;
+        atomic_fetch_add(&ck->cur->records, 1);
         ck->cur->refs++;
+        old = *held;
+        *held = ck->cur;
+        shared_unref(ck, old);
         slot->shared = ck->cur;
     }
     pthread_mutex_unlock(&ck->lock);
     return rc;
 }
 
+sf_status rec_dek_pool_draw(struct rec_dek_pool *p, uint8_t dek[SF_DEK_LEN])
+{
+    uint8_t *k;
+    sf_status rc;
+
+    if (p->keys == NULL) {
+        rc = sf_secret_new(REC_DEK_POOL * SF_DEK_LEN, &p->keys);
+        if (rc != SF_OK) {
+            return rc;
+        }
+        p->left = 0;
+    }
+    /* A forked child must not take the DEKs its parent drew. */
+    if (p->left == 0 || p->fork_gen != rec_fork_generation()) {
+        rc = sf_random(sf_secret_data(p->keys), REC_DEK_POOL * SF_DEK_LEN);
+        if (rc != SF_OK) {
+            return rc;
+        }
+        p->left = REC_DEK_POOL;
+        p->fork_gen = rec_fork_generation();
+    }
+    p->left--;
+    k = sf_secret_data(p->keys) + p->left * SF_DEK_LEN;
+    memcpy(dek, k, SF_DEK_LEN);
+    sf_wipe(k, SF_DEK_LEN);
+    return SF_OK;
+}
+
+void rec_dek_pool_free(struct rec_dek_pool *p)
+{
+    sf_secret_free(p->keys);
+    p->keys = NULL;
+    p->left = 0;
+}
+
 sf_status rec_slot_acquire(struct rec_seal_slot *slot,
+                           struct rec_shared_dek **held,
+                           struct rec_dek_pool *pool,
                            const uint8_t rid[REC_ID_LEN],
                            const struct sf_hdr_kv *ctx, size_t ctx_len,
                            uint8_t key[REC_KEY_LEN])
@@ -330,16 +429,16 @@ sf_status rec_slot_acquire(struct rec_seal_slot *slot,
     slot->shared = NULL;
     slot->drew_dek = false;
     if (ck->cls->dek_scope == SF_DEK_SCOPE_SHARED) {
-        rc = shared_take(slot, ctx, ctx_len);
+        rc = shared_take(slot, held, ctx, ctx_len);
         if (rc == SF_OK) {
             rc = rec_field_key(ck->suite, sf_secret_cdata(slot->shared->dek),
-                               rid, name, strlen(name), key);
+                               rid, name, ck->name_len, key);
         }
         return rc;
     }
-    rc = sf_random(dek, sizeof dek);
+    rc = rec_dek_pool_draw(pool, dek);
     if (rc == SF_OK) {
-        rc = rec_stanza_aad(&slot->aad, 1, rid, name, strlen(name),
+        rc = rec_stanza_aad(&slot->aad, 1, rid, name, ck->name_len,
                             ck->suite, ctx, ctx_len);
     }
     if (rc == SF_OK) {
@@ -348,7 +447,7 @@ sf_status rec_slot_acquire(struct rec_seal_slot *slot,
         slot->stanza_len = ck->rcpt_count;
     }
     if (rc == SF_OK) {
-        rc = rec_field_key(ck->suite, dek, rid, name, strlen(name), key);
+        rc = rec_field_key(ck->suite, dek, rid, name, ck->name_len, key);
         slot->drew_dek = true;
     }
     sf_wipe(dek, sizeof dek);
@@ -383,18 +482,6 @@ sf_status rec_slot_charge(struct rec_seal_slot *slot, uint64_t n,
 
 void rec_slot_release(struct rec_seal_slot *slot)
 {
-    struct rec_shared_dek *sd = slot->shared;
-    struct rec_class_keys *ck = slot->ck;
-
-    if (sd == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&ck->lock);
-    sd->refs--;
-    if (sd != ck->cur && sd->refs == 0) {
-        shared_free(sd);
-    }
-    pthread_mutex_unlock(&ck->lock);
     slot->shared = NULL;
 }
 
@@ -407,35 +494,36 @@ void rec_slot_free(struct rec_seal_slot *slot)
     memset(slot, 0, sizeof *slot);
 }
 
-void rec_slot_stanzas(const struct rec_seal_slot *slot,
-                      const struct rec_stanza **st, size_t *n,
-                      const uint8_t **dek_id)
+sf_status rec_slot_entry(const struct rec_seal_slot *slot,
+                         struct sf_buf *out)
 {
     if (slot->shared != NULL) {
-        *st = slot->shared->st;
-        *n = slot->shared->n;
-        *dek_id = slot->shared->id;
-        return;
+        return sf_buf_append(out, slot->shared->entry.data,
+                             slot->shared->entry.len);
     }
-    *st = slot->stanzas;
-    *n = slot->stanza_len;
-    *dek_id = NULL;
+    return rec_meta_put_entry(out, &slot->ck->head, NULL, slot->stanzas,
+                              slot->stanza_len);
 }
 
 /* ---- unwrapping ---------------------------------------------------------- */
 
-void rec_dek_cache_wipe(struct rec_dek_cache *c)
+void rec_dek_cache_free(struct rec_dek_cache *c)
 {
+    for (size_t i = 0; i < REC_DEK_CACHE; i++) {
+        sf_buf_free(&c->ents[i].key);
+    }
     sf_wipe(c, sizeof *c);
 }
 
-/* SHA-256 over the stanza AAD (already in scratch) and the stanzas: two
- * class entries with equal digests unwrap to the same DEK. */
-static sf_status entry_digest(const struct rec_meta *m,
-                              const struct rec_meta_class *c,
-                              struct sf_buf *scratch, uint8_t digest[32])
+/*
+ * Appends the stanzas of class entry c after the stanza AAD in scratch:
+ * the cache key. Comparing these bytes is cheaper than hashing them, and
+ * an exact match is at least as strict as equal digests.
+ */
+static sf_status entry_key(const struct rec_meta *m,
+                           const struct rec_meta_class *c,
+                           struct sf_buf *scratch)
 {
-    size_t aad_len = scratch->len;
     sf_status rc = SF_OK;
 
     for (size_t k = 0; k < c->stanza_count && rc == SF_OK; k++) {
@@ -452,30 +540,34 @@ static sf_status entry_digest(const struct rec_meta *m,
             rc = sf_buf_put_u8(scratch, 0);
         }
     }
-    if (rc == SF_OK) {
-        rc = sf_hash(SF_MD_SHA256, scratch->data, scratch->len, digest);
-    }
-    scratch->len = aad_len;
     return rc;
 }
 
-static bool cache_get(struct rec_dek_cache *c, const uint8_t digest[32],
+static bool cache_get(struct rec_dek_cache *c, const uint8_t *key,
+                      size_t key_len, bool is_digest,
                       uint8_t dek[SF_DEK_LEN])
 {
     for (size_t i = 0; i < REC_DEK_CACHE; i++) {
-        if (c->ents[i].is_used &&
-                memcmp(c->ents[i].digest, digest, 32) == 0) {
-            memcpy(dek, c->ents[i].dek, SF_DEK_LEN);
-            c->ents[i].tick = ++c->tick;
+        struct rec_dek_cache_ent *e = &c->ents[i];
+
+        if (e->is_used && e->is_digest == is_digest &&
+                e->key.len == key_len &&
+                memcmp(e->key.data, key, key_len) == 0) {
+            memcpy(dek, e->dek, SF_DEK_LEN);
+            e->tick = ++c->tick;
             return true;
         }
     }
     return false;
 }
 
-static void cache_put(struct rec_dek_cache *c, const uint8_t digest[32],
+/* Keeps dek under key, in place of the least recently used entry; when
+ * the key cannot be stored the DEK is simply not cached. */
+static void cache_put(struct rec_dek_cache *c, const uint8_t *key,
+                      size_t key_len, bool is_digest,
                       const uint8_t dek[SF_DEK_LEN])
 {
+    struct rec_dek_cache_ent *e;
     size_t victim = 0;
 
     for (size_t i = 1; i < REC_DEK_CACHE; i++) {
@@ -486,16 +578,23 @@ static void cache_put(struct rec_dek_cache *c, const uint8_t digest[32],
             }
         }
     }
-    c->ents[victim].is_used = true;
-    memcpy(c->ents[victim].digest, digest, 32);
-    memcpy(c->ents[victim].dek, dek, SF_DEK_LEN);
-    c->ents[victim].tick = ++c->tick;
+    e = &c->ents[victim];
+    e->is_used = false;
+    e->key.len = 0;
+    sf_wipe(e->dek, SF_DEK_LEN);
+    if (sf_buf_append(&e->key, key, key_len) != SF_OK) {
+        return;
+    }
+    e->is_used = true;
+    e->is_digest = is_digest;
+    memcpy(e->dek, dek, SF_DEK_LEN);
+    e->tick = ++c->tick;
 }
 
 /* Tries every identity on one stanza. */
 static sf_status try_stanza(const struct rec_stanza *s,
                             struct sf_identity *const *ids, size_t n,
-                            const struct sf_buf *aad,
+                            const uint8_t *aad, size_t aad_len,
                             uint8_t dek[SF_DEK_LEN], sf_status *worst)
 {
     struct sf_buf body = SF_BUF_INIT;
@@ -516,7 +615,7 @@ static sf_status try_stanza(const struct rec_stanza *s,
     for (size_t i = 0; i < n && rc != SF_OK; i++) {
         struct sf_secret *sec = NULL;
 
-        rc = sf_identity_unwrap(ids[i], &st, aad->data, aad->len, &sec);
+        rc = sf_identity_unwrap(ids[i], &st, aad, aad_len, &sec);
         if (rc == SF_OK && sf_secret_len(sec) == SF_DEK_LEN) {
             memcpy(dek, sf_secret_cdata(sec), SF_DEK_LEN);
         } else if (rc == SF_OK) {
@@ -534,6 +633,28 @@ static sf_status try_stanza(const struct rec_stanza *s,
     return rc;
 }
 
+/* The cache key of a shared entry: the bytes after the AAD in scratch,
+ * or their SHA-256 in digest when they are long. */
+static sf_status cache_key(const struct rec_meta *m,
+                           const struct rec_meta_class *c,
+                           struct sf_buf *scratch, uint8_t digest[32],
+                           const uint8_t **key, size_t *key_len,
+                           bool *is_digest)
+{
+    sf_status rc = entry_key(m, c, scratch);
+
+    *key = scratch->data;
+    *key_len = scratch->len;
+    *is_digest = false;
+    if (rc == SF_OK && scratch->len > REC_DEK_CACHE_KEY_MAX) {
+        rc = sf_hash(SF_MD_SHA256, scratch->data, scratch->len, digest);
+        *key = digest;
+        *key_len = 32;
+        *is_digest = true;
+    }
+    return rc;
+}
+
 sf_status rec_unwrap_class(const struct rec_meta *m,
                            const struct rec_meta_class *c,
                            struct sf_identity *const *ids, size_t n,
@@ -542,29 +663,36 @@ sf_status rec_unwrap_class(const struct rec_meta *m,
 {
     sf_status worst = SF_ERR_NO_KEY;
     uint8_t digest[32];
+    const uint8_t *key = NULL;
+    size_t key_len = 0;
+    bool is_digest = false;
+    size_t aad_len;
     sf_status rc;
 
     rc = rec_stanza_aad(scratch, c->has_dek_id ? 2 : 1,
                         c->has_dek_id ? c->dek_id : m->rid, c->name,
                         c->name_len, c->suite, m->ctx, m->ctx_len);
+    aad_len = scratch->len;
     if (rc == SF_OK && c->has_dek_id) {
-        rc = entry_digest(m, c, scratch, digest);
-        if (rc == SF_OK && cache_get(cache, digest, dek)) {
+        rc = cache_key(m, c, scratch, digest, &key, &key_len, &is_digest);
+        if (rc == SF_OK && cache_get(cache, key, key_len, is_digest, dek)) {
             return SF_OK;
         }
     }
     if (rc != SF_OK) {
         return rc;
     }
+    /* scratch holds the AAD first and, for a shared entry, the key after
+     * it; nothing below writes to it. */
     rc = SF_ERR_NO_KEY;
     for (size_t k = 0; k < c->stanza_count && rc != SF_OK; k++) {
-        rc = try_stanza(&m->stanzas[c->stanza_first + k], ids, n, scratch,
-                        dek, &worst);
+        rc = try_stanza(&m->stanzas[c->stanza_first + k], ids, n,
+                        scratch->data, aad_len, dek, &worst);
     }
     if (rc == SF_OK) {
         sf_clear_error();
         if (c->has_dek_id) {
-            cache_put(cache, digest, dek);
+            cache_put(cache, key, key_len, is_digest, dek);
         }
         return SF_OK;
     }

@@ -14,8 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "header.h"
 #include "records_tape.h"
 #include "records_token.h"
@@ -52,12 +50,28 @@ sf_status rec_fail_tape(const struct rec_loc *loc, const struct rec_tape *t,
 int64_t rec_now(void);
 void rec_test_set_clock(int64_t (*fn)(void));
 
+/* Counts the forks this process came through. Pools of random bytes
+ * drawn ahead (record ids, DEKs) are drawn again when it changes, so a
+ * parent and its child never use the same ones. */
+unsigned rec_fork_generation(void);
+
 /* One online core per worker by default, within SF_THREADS_MAX. */
 unsigned rec_threads(unsigned asked);
 
 /* Renders path into buf (reset first) and returns it as a C string; on
  * failure returns "$". */
 const char *rec_path_text(const struct sf_path *path, struct sf_buf *buf);
+
+/*
+ * Append one segment of a canonical path to text, byte for byte as
+ * sf_path_render writes it (["NAME"] escaped, [INDEX]). The walkers
+ * keep a field's path text this way, one segment per step down, instead
+ * of rendering it from the root for every token.
+ */
+SF_MUST_CHECK sf_status rec_path_append_member(struct sf_buf *text,
+                                               const char *name, size_t len);
+SF_MUST_CHECK sf_status rec_path_append_index(struct sf_buf *text,
+                                              size_t index);
 
 /* ---- the "_sealflow" member ------------------------------------------ */
 
@@ -119,15 +133,36 @@ struct rec_shared_dek;
 struct rec_class_keys {
     const struct sf_policy_class *cls;
     size_t index;
+    size_t name_len;
     unsigned suite;                 /* 0: suite none, never sealed */
     struct sf_recipient **rcpts;
     size_t rcpt_count;
+    struct sf_buf head;             /* {"n":NAME,"s":SUITE, of its entry */
     /* shared scope */
     pthread_mutex_t lock;
     bool has_lock;
     struct rec_shared_dek *cur;
     uint64_t max_age_s;             /* min of max_age and DEK rotation */
 };
+
+/*
+ * Record-scope DEKs, drawn REC_DEK_POOL at a time: one CSPRNG call costs
+ * about as much as sealing a small field, and a record-scope class needs
+ * a DEK for every record. The pool lives in secret memory, and each DEK
+ * is wiped from it as it is taken.
+ */
+#define REC_DEK_POOL 32
+
+struct rec_dek_pool {
+    struct sf_secret *keys;
+    size_t left;
+    unsigned fork_gen;  /* rec_fork_generation() when drawn */
+};
+
+/* Copies a fresh DEK into dek (the caller wipes it). */
+SF_MUST_CHECK sf_status rec_dek_pool_draw(struct rec_dek_pool *p,
+                                          uint8_t dek[SF_DEK_LEN]);
+void rec_dek_pool_free(struct rec_dek_pool *p);
 
 /* A class in use in the current record. */
 struct rec_seal_slot {
@@ -157,12 +192,16 @@ SF_MUST_CHECK sf_status rec_ref_key_id(const struct sf_key_ref *ref,
                                        char out[SF_KEY_ID_MAX + 1]);
 
 /*
- * Gives slot a data key for one record: a fresh one wrapped for every
- * recipient (record scope), or the class's shared one (taking a new one
- * when a limit is reached). Derives the field key into key. ctx is the
- * sorted context. On failure key is wiped.
+ * Gives slot a data key for one record: a fresh one from pool wrapped for
+ * every recipient (record scope), or the class's shared one (taking a
+ * new one when a limit is reached). *held is the shared DEK this worker
+ * holds a reference on for the class (NULL at first); it is kept across
+ * records and replaced here when it is spent. Derives the field key into
+ * key. ctx is the sorted context. On failure key is wiped.
  */
 SF_MUST_CHECK sf_status rec_slot_acquire(struct rec_seal_slot *slot,
+                                         struct rec_shared_dek **held,
+                                         struct rec_dek_pool *pool,
                                          const uint8_t rid[REC_ID_LEN],
                                          const struct sf_hdr_kv *ctx,
                                          size_t ctx_len,
@@ -177,31 +216,60 @@ SF_MUST_CHECK sf_status rec_slot_acquire(struct rec_seal_slot *slot,
 SF_MUST_CHECK sf_status rec_slot_charge(struct rec_seal_slot *slot,
                                         uint64_t n, bool *restart);
 
-/* Ends the slot's use of a shared DEK. */
+/* Ends the slot's use of a shared DEK for this record (the worker's
+ * reference stays in its held entry). */
 void rec_slot_release(struct rec_seal_slot *slot);
+
+/* Drops a worker's reference on a shared DEK of class ck (NULL allowed). */
+void rec_shared_drop(struct rec_class_keys *ck, struct rec_shared_dek *sd);
 
 void rec_slot_free(struct rec_seal_slot *slot);
 
-/* The stanzas and DEK id to write for slot. */
-void rec_slot_stanzas(const struct rec_seal_slot *slot,
-                      const struct rec_stanza **st, size_t *n,
-                      const uint8_t **dek_id);
+/* Appends the slot's class entry of "_sealflow" (docs/RECORDS.md): for a
+ * shared DEK the text rendered when it was drawn. */
+SF_MUST_CHECK sf_status rec_slot_entry(const struct rec_seal_slot *slot,
+                                       struct sf_buf *out);
 
-/* Writes the "_sealflow" value for the slots of one record. */
-SF_MUST_CHECK sf_status rec_meta_emit(yajl_gen g,
+/* Appends a class entry: head ({"n":NAME,"s":SUITE,), the DEK id when
+ * dek_id is not NULL, and the stanzas. */
+SF_MUST_CHECK sf_status rec_meta_put_entry(struct sf_buf *out,
+                                           const struct sf_buf *head,
+                                           const uint8_t *dek_id,
+                                           const struct rec_stanza *st,
+                                           size_t n);
+
+/* Renders the head of a class entry into head. */
+SF_MUST_CHECK sf_status rec_meta_entry_head(struct sf_buf *head,
+                                            const char *name,
+                                            unsigned suite);
+
+/* Renders the context member ("x":{...}, with its trailing comma) of
+ * every "_sealflow" of a sealer; nothing for an empty context. */
+SF_MUST_CHECK sf_status rec_meta_context(struct sf_buf *out,
+                                         const struct sf_kv *ctx,
+                                         size_t ctx_len);
+
+/* Appends the "_sealflow" value for the slots of one record. ctx_json is
+ * from rec_meta_context. */
+SF_MUST_CHECK sf_status rec_meta_emit(struct sf_buf *out,
                                       const uint8_t rid[REC_ID_LEN],
-                                      const struct sf_kv *ctx,
-                                      size_t ctx_len,
+                                      const struct sf_buf *ctx_json,
                                       struct rec_seal_slot *const *slots,
-                                      size_t n, struct sf_buf *scratch);
+                                      size_t n);
 
 /* ---- opening side of data keys ----------------------------------------- */
 
 #define REC_DEK_CACHE 16
+/* Keys longer than this are kept as their SHA-256. */
+#define REC_DEK_CACHE_KEY_MAX 4096
 
+/* One unwrapped shared DEK, keyed by the exact bytes of its class
+ * entry's stanza AAD and stanzas (or their SHA-256 when long): two
+ * entries with equal keys unwrap to the same DEK. */
 struct rec_dek_cache_ent {
     bool is_used;
-    uint8_t digest[32];   /* SHA-256 of stanza AAD and stanzas */
+    bool is_digest;
+    struct sf_buf key;
     uint8_t dek[SF_DEK_LEN];
     uint64_t tick;
 };
@@ -211,7 +279,8 @@ struct rec_dek_cache {
     uint64_t tick;
 };
 
-void rec_dek_cache_wipe(struct rec_dek_cache *c);
+/* Wipes the cached DEKs and frees the keys. */
+void rec_dek_cache_free(struct rec_dek_cache *c);
 
 /*
  * Unwraps the DEK of class entry c of m with ids (tried in order on every

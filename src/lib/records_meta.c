@@ -3,175 +3,164 @@
 
 #include "error.h"
 #include "records_internal.h"
+#include "records_out.h"
 #include "sealflow/encoding.h"
 
-/* ---- writing ---------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------ */
 
-static yajl_gen_status put_str(yajl_gen g, const char *s)
+/*
+ * The "_sealflow" text is assembled from pieces rendered once: the
+ * context when the sealer is made, the head of each class entry when its
+ * keys are resolved, and a shared DEK's whole entry when it is drawn. Per
+ * record only the record id and the record-scope stanzas are new. The
+ * bytes are those yajl's generator writes (records_out.h).
+ */
+
+/* Appends a string literal (without its NUL). */
+#define PUT_LIT(out, lit) sf_buf_append((out), (lit), sizeof(lit) - 1)
+
+/* Appends "s" (escaped) to out. */
+static sf_status put_json_str(struct sf_buf *out, const char *s, size_t len)
 {
-    return yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+    sf_status rc = sf_buf_put_u8(out, '"');
+
+    if (rc == SF_OK) {
+        rc = rec_json_escape(out, (const uint8_t *)s, len);
+    }
+    return rc == SF_OK ? sf_buf_put_u8(out, '"') : rc;
 }
 
-static yajl_gen_status put_bytes(yajl_gen g, const void *p, size_t len)
+/* Appends "BASE64URL" of len bytes. */
+static sf_status put_json_b64(struct sf_buf *out, const uint8_t *p,
+                              size_t len)
 {
-    return yajl_gen_string(g, p, len);
+    sf_status rc = sf_buf_put_u8(out, '"');
+
+    if (rc == SF_OK) {
+        rc = sf_b64_encode(SF_B64_URL, p, len, out);
+    }
+    return rc == SF_OK ? sf_buf_put_u8(out, '"') : rc;
 }
 
-/* yajl_gen_integer goes through sprintf; this is on the per-record path. */
-static yajl_gen_status put_uint(yajl_gen g, uint32_t v)
+/* Appends ["KEY-ID",VERSION,"BODY"]; the body is base64url already. */
+static sf_status put_stanza(struct sf_buf *out, const struct rec_stanza *st)
 {
-    char text[12];
-    size_t at = sizeof text;
+    sf_status rc = sf_buf_put_u8(out, '[');
 
-    do {
-        text[--at] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    return yajl_gen_number(g, text + at, sizeof text - at);
+    if (rc == SF_OK) {
+        rc = put_json_str(out, st->key_id, strlen(st->key_id));
+    }
+    if (rc == SF_OK) {
+        rc = sf_buf_put_u8(out, ',');
+    }
+    if (rc == SF_OK) {
+        rc = rec_put_decimal(out, st->version);
+    }
+    if (rc == SF_OK) {
+        rc = PUT_LIT(out, ",\"");
+    }
+    if (rc == SF_OK) {
+        rc = sf_buf_append(out, st->b64, st->b64_len);
+    }
+    return rc == SF_OK ? PUT_LIT(out, "\"]") : rc;
 }
 
-/* Writes bytes as a base64url string member value. */
-static sf_status put_b64(yajl_gen g, const uint8_t *p, size_t len,
-                         struct sf_buf *scratch)
+sf_status rec_meta_entry_head(struct sf_buf *head, const char *name,
+                              unsigned suite)
 {
     sf_status rc;
 
-    scratch->len = 0;
-    rc = sf_b64_encode(SF_B64_URL, p, len, scratch);
-    if (rc == SF_OK && put_bytes(g, scratch->data, scratch->len) !=
-            yajl_gen_status_ok) {
-        rc = SF_ERR_INTERNAL;
+    head->len = 0;
+    rc = PUT_LIT(head, "{\"n\":");
+    if (rc == SF_OK) {
+        rc = put_json_str(head, name, strlen(name));
     }
-    return rc;
+    if (rc == SF_OK) {
+        rc = PUT_LIT(head, ",\"s\":");
+    }
+    if (rc == SF_OK) {
+        rc = rec_put_decimal(head, suite);
+    }
+    return rc == SF_OK ? sf_buf_put_u8(head, ',') : rc;
 }
 
-static sf_status put_stanzas(yajl_gen g, const struct rec_stanza *st,
-                             size_t n)
+sf_status rec_meta_put_entry(struct sf_buf *out, const struct sf_buf *head,
+                             const uint8_t *dek_id,
+                             const struct rec_stanza *st, size_t n)
 {
-    yajl_gen_status gs = yajl_gen_array_open(g);
+    sf_status rc = sf_buf_append(out, head->data, head->len);
 
-    for (size_t i = 0; i < n && gs == yajl_gen_status_ok; i++) {
-        gs = yajl_gen_array_open(g);
-        if (gs == yajl_gen_status_ok) {
-            gs = put_str(g, st[i].key_id);
+    if (rc == SF_OK && dek_id != NULL) {
+        rc = PUT_LIT(out, "\"d\":");
+        if (rc == SF_OK) {
+            rc = put_json_b64(out, dek_id, REC_ID_LEN);
         }
-        if (gs == yajl_gen_status_ok) {
-            gs = put_uint(g, st[i].version);
-        }
-        if (gs == yajl_gen_status_ok) {
-            gs = put_bytes(g, st[i].b64, st[i].b64_len);
-        }
-        if (gs == yajl_gen_status_ok) {
-            gs = yajl_gen_array_close(g);
+        if (rc == SF_OK) {
+            rc = sf_buf_put_u8(out, ',');
         }
     }
-    if (gs == yajl_gen_status_ok) {
-        gs = yajl_gen_array_close(g);
+    if (rc == SF_OK) {
+        rc = PUT_LIT(out, "\"k\":[");
     }
-    return gs == yajl_gen_status_ok ? SF_OK : SF_ERR_INTERNAL;
+    for (size_t i = 0; i < n && rc == SF_OK; i++) {
+        rc = i > 0 ? sf_buf_put_u8(out, ',') : SF_OK;
+        if (rc == SF_OK) {
+            rc = put_stanza(out, &st[i]);
+        }
+    }
+    return rc == SF_OK ? PUT_LIT(out, "]}") : rc;
 }
 
-static sf_status put_class(yajl_gen g, const struct rec_seal_slot *slot,
-                           struct sf_buf *scratch)
+sf_status rec_meta_context(struct sf_buf *out, const struct sf_kv *ctx,
+                           size_t ctx_len)
 {
-    const struct rec_stanza *st;
-    const uint8_t *dek_id;
-    size_t n;
-    sf_status rc = SF_OK;
-    yajl_gen_status gs;
-
-    rec_slot_stanzas(slot, &st, &n, &dek_id);
-    gs = yajl_gen_map_open(g);
-    if (gs == yajl_gen_status_ok) {
-        gs = put_str(g, "n");
-    }
-    if (gs == yajl_gen_status_ok) {
-        gs = put_str(g, slot->ck->cls->name);
-    }
-    if (gs == yajl_gen_status_ok) {
-        gs = put_str(g, "s");
-    }
-    if (gs == yajl_gen_status_ok) {
-        gs = put_uint(g, slot->ck->suite);
-    }
-    if (gs == yajl_gen_status_ok && dek_id != NULL) {
-        gs = put_str(g, "d");
-        rc = gs == yajl_gen_status_ok ? put_b64(g, dek_id, REC_ID_LEN,
-                                                scratch) : SF_ERR_INTERNAL;
-    }
-    if (rc == SF_OK && gs == yajl_gen_status_ok) {
-        gs = put_str(g, "k");
-    }
-    if (rc == SF_OK && gs == yajl_gen_status_ok) {
-        rc = put_stanzas(g, st, n);
-    }
-    if (rc == SF_OK && gs == yajl_gen_status_ok) {
-        gs = yajl_gen_map_close(g);
-    }
-    return rc != SF_OK ? rc : gs == yajl_gen_status_ok ? SF_OK
-                                                       : SF_ERR_INTERNAL;
-}
-
-static sf_status put_context(yajl_gen g, const struct sf_kv *ctx, size_t n)
-{
-    yajl_gen_status gs = put_str(g, "x");
-
-    if (gs == yajl_gen_status_ok) {
-        gs = yajl_gen_map_open(g);
-    }
-    for (size_t i = 0; i < n && gs == yajl_gen_status_ok; i++) {
-        gs = put_str(g, ctx[i].key);
-        if (gs == yajl_gen_status_ok) {
-            gs = put_str(g, ctx[i].value);
-        }
-    }
-    if (gs == yajl_gen_status_ok) {
-        gs = yajl_gen_map_close(g);
-    }
-    return gs == yajl_gen_status_ok ? SF_OK : SF_ERR_INTERNAL;
-}
-
-sf_status rec_meta_emit(yajl_gen g, const uint8_t rid[REC_ID_LEN],
-                        const struct sf_kv *ctx, size_t ctx_len,
-                        struct rec_seal_slot *const *slots, size_t n,
-                        struct sf_buf *scratch)
-{
-    yajl_gen_status gs = yajl_gen_map_open(g);
     sf_status rc = SF_OK;
 
-    if (gs == yajl_gen_status_ok) {
-        gs = put_str(g, "v");
+    out->len = 0;
+    if (ctx_len == 0) {
+        return SF_OK;
     }
-    if (gs == yajl_gen_status_ok) {
-        gs = put_uint(g, 1);
+    rc = PUT_LIT(out, "\"x\":{");
+    for (size_t i = 0; i < ctx_len && rc == SF_OK; i++) {
+        rc = i > 0 ? sf_buf_put_u8(out, ',') : SF_OK;
+        if (rc == SF_OK) {
+            rc = put_json_str(out, ctx[i].key, strlen(ctx[i].key));
+        }
+        if (rc == SF_OK) {
+            rc = sf_buf_put_u8(out, ':');
+        }
+        if (rc == SF_OK) {
+            rc = put_json_str(out, ctx[i].value, strlen(ctx[i].value));
+        }
     }
-    if (gs == yajl_gen_status_ok) {
-        gs = put_str(g, "r");
+    return rc == SF_OK ? PUT_LIT(out, "},") : rc;
+}
+
+sf_status rec_meta_emit(struct sf_buf *out, const uint8_t rid[REC_ID_LEN],
+                        const struct sf_buf *ctx_json,
+                        struct rec_seal_slot *const *slots, size_t n)
+{
+    sf_status rc = PUT_LIT(out, "{\"v\":1,\"r\":");
+
+    if (rc == SF_OK) {
+        rc = put_json_b64(out, rid, REC_ID_LEN);
     }
-    if (gs == yajl_gen_status_ok) {
-        rc = put_b64(g, rid, REC_ID_LEN, scratch);
+    if (rc == SF_OK) {
+        rc = sf_buf_put_u8(out, ',');
     }
-    if (rc == SF_OK && gs == yajl_gen_status_ok && ctx_len > 0) {
-        rc = put_context(g, ctx, ctx_len);
+    if (rc == SF_OK && ctx_json->len > 0) {
+        rc = sf_buf_append(out, ctx_json->data, ctx_json->len);
     }
-    if (rc == SF_OK && gs == yajl_gen_status_ok) {
-        gs = put_str(g, "c");
+    if (rc == SF_OK) {
+        rc = PUT_LIT(out, "\"c\":[");
     }
-    if (rc == SF_OK && gs == yajl_gen_status_ok) {
-        gs = yajl_gen_array_open(g);
+    for (size_t i = 0; i < n && rc == SF_OK; i++) {
+        rc = i > 0 ? sf_buf_put_u8(out, ',') : SF_OK;
+        if (rc == SF_OK) {
+            rc = rec_slot_entry(slots[i], out);
+        }
     }
-    for (size_t i = 0; i < n && rc == SF_OK && gs == yajl_gen_status_ok;
-         i++) {
-        rc = put_class(g, slots[i], scratch);
-    }
-    if (rc == SF_OK && gs == yajl_gen_status_ok) {
-        gs = yajl_gen_array_close(g);
-    }
-    if (rc == SF_OK && gs == yajl_gen_status_ok) {
-        gs = yajl_gen_map_close(g);
-    }
-    return rc != SF_OK ? rc : gs == yajl_gen_status_ok ? SF_OK
-                                                       : SF_ERR_INTERNAL;
+    return rc == SF_OK ? PUT_LIT(out, "]}") : rc;
 }
 
 /* ---- reading ------------------------------------------------------------ */

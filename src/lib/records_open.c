@@ -111,19 +111,12 @@ void sf_record_opener_free(struct sf_record_opener *o)
 sf_status open_worker_new(void *eng, void **out)
 {
     struct open_worker *w = calloc(1, sizeof *w);
-    sf_status rc;
 
     *out = NULL;
     if (w == NULL) {
         return SF_ERR_NOMEM;
     }
     w->o = eng;
-    w->gen = yajl_gen_alloc(NULL);
-    rc = w->gen == NULL ? SF_ERR_NOMEM : sf_path_new(NULL, &w->path);
-    if (rc != SF_OK) {
-        open_worker_free(w);
-        return rc;
-    }
     w->loc.input = w->o->input;
     *out = w;
     return SF_OK;
@@ -143,24 +136,33 @@ void open_worker_free(void *arg)
     }
     rec_tape_free(&w->tape);
     rec_tape_free(&w->sub);
-    sf_path_free(w->path);
-    if (w->gen != NULL) {
-        yajl_gen_free(w->gen);
-    }
+    sf_buf_free(&w->ptext);
     sf_buf_free(&w->aad);
     sf_buf_free(&w->raw);
     sf_buf_free(&w->scratch);
-    sf_buf_free(&w->pathbuf);
     sf_buf_free(&w->row);
     rec_meta_free(&w->meta);
-    rec_dek_cache_wipe(&w->cache);
+    rec_dek_cache_free(&w->cache);
     free(w);
 }
 
 void open_begin(struct open_worker *w)
 {
     memset(w->state, 0, w->meta.class_count);
+    memset(w->cst, 0, w->meta.class_count * sizeof *w->cst);
     w->rec_kept = 0;
+}
+
+/* The counters of class entry slot of the current record. */
+static struct sf_records_class_stats *slot_stats(struct open_worker *w,
+                                                 size_t slot)
+{
+    const struct rec_meta_class *c = &w->meta.classes[slot];
+
+    if (w->cst[slot] == NULL) {
+        w->cst[slot] = rec_stats_class(&w->stats, c->name, c->name_len);
+    }
+    return w->cst[slot];
 }
 
 /* Whether some reader may see the class (true when no reader is named). */
@@ -229,7 +231,7 @@ static sf_status resolve(struct open_worker *w, size_t slot, size_t rel,
     sf_wipe(key, sizeof key);
     if (rc == SF_OK) {
         w->state[slot] = OPEN_YES;
-        rec_stats_class(&w->stats, c->name, c->name_len)->deks++;
+        slot_stats(w, slot)->deks++;
     }
     return rc;
 }
@@ -239,8 +241,7 @@ static sf_status keep(struct open_worker *w, size_t slot, size_t rel,
                       const char *path)
 {
     const struct rec_meta_class *c = &w->meta.classes[slot];
-    struct sf_records_class_stats *st =
-        rec_stats_class(&w->stats, c->name, c->name_len);
+    struct sf_records_class_stats *st = slot_stats(w, slot);
     uint8_t s = w->state[slot];
 
     if (w->o->is_strict) {
@@ -290,10 +291,8 @@ sf_status open_token(struct open_worker *w, const char *s, size_t len,
     if (rc != SF_OK || w->state[tok.slot] != OPEN_YES) {
         return rc != SF_OK ? rc : keep(w, tok.slot, rel, path);
     }
-    rc = rec_field_aad(&w->aad, w->meta.rid, c->name, c->name_len);
-    if (rc == SF_OK) {
-        rc = sf_buf_append(&w->aad, path, path_len);
-    }
+    rc = rec_field_aad(&w->aad, w->meta.rid, c->name, c->name_len, path,
+                       path_len);
     if (rc == SF_OK &&
             rec_token_open(w->aead[c->suite][tok.slot], &tok, w->aad.data,
                            w->aad.len) != SF_OK) {
@@ -305,17 +304,12 @@ sf_status open_token(struct open_worker *w, const char *s, size_t len,
     if (rc == SF_OK) {
         *pt = tok.ct;
         *pt_len = tok.ct_len;
-        rec_stats_class(&w->stats, c->name, c->name_len)->opened++;
+        slot_stats(w, tok.slot)->opened++;
     }
     return rc;
 }
 
 /* ---- the JSON walker ----------------------------------------------------- */
-
-static sf_status gen_status(yajl_gen_status gs)
-{
-    return gs == yajl_gen_status_ok ? SF_OK : SF_ERR_INTERNAL;
-}
 
 /* Writes an opened value of the given type; the sealer wrote it, but it
  * is checked again so the output is always well-formed JSON. */
@@ -324,27 +318,37 @@ static sf_status emit_value(struct open_worker *w, const uint8_t *pt,
 {
     const uint8_t *v = pt + 1;
     size_t n = len - 1;
-    size_t room = SF_RECORDS_DEPTH_MAX - sf_path_depth(w->path);
+    size_t room = SF_RECORDS_DEPTH_MAX - w->depth;
     struct tape_error err;
-    bool ok;
 
     switch (pt[0]) {
     case REC_V_STRING:
-        ok = rec_utf8_is_valid(v, n);
-        return ok ? gen_status(yajl_gen_string(w->gen, v, n))
-                  : rec_fail(&w->loc, rel, path, SF_ERR_FORMAT, "the sealed "
-                             "string is not valid UTF-8");
+        if (!rec_utf8_is_valid(v, n)) {
+            return rec_fail(&w->loc, rel, path, SF_ERR_FORMAT, "the sealed "
+                            "string is not valid UTF-8");
+        }
+        rec_out_string(&w->out, v, n);
+        return SF_OK;
     case REC_V_NUMBER:
-        ok = rec_number_is_valid((const char *)v, n);
-        return ok ? gen_status(yajl_gen_number(w->gen, (const char *)v, n))
-                  : rec_fail(&w->loc, rel, path, SF_ERR_FORMAT, "the sealed "
-                             "number is malformed");
+        if (!rec_number_is_valid((const char *)v, n)) {
+            return rec_fail(&w->loc, rel, path, SF_ERR_FORMAT, "the sealed "
+                            "number is malformed");
+        }
+        rec_out_number(&w->out, (const char *)v, n);
+        return SF_OK;
     case REC_V_TRUE:
     case REC_V_FALSE:
-        return n == 0 ? gen_status(yajl_gen_bool(w->gen, pt[0] == REC_V_TRUE))
-                      : SF_ERR_FORMAT;
+        if (n != 0) {
+            return SF_ERR_FORMAT;
+        }
+        rec_out_bool(&w->out, pt[0] == REC_V_TRUE);
+        return SF_OK;
     case REC_V_NULL:
-        return n == 0 ? gen_status(yajl_gen_null(w->gen)) : SF_ERR_FORMAT;
+        if (n != 0) {
+            return SF_ERR_FORMAT;
+        }
+        rec_out_null(&w->out);
+        return SF_OK;
     case REC_V_OBJECT:
     case REC_V_ARRAY:
         if (rec_tape_parse(&w->sub, v, n, room, &err) != SF_OK ||
@@ -354,9 +358,9 @@ static sf_status emit_value(struct open_worker *w, const uint8_t *pt,
             return rec_fail(&w->loc, rel, path, SF_ERR_FORMAT, "the sealed "
                             "subtree is malformed or too deep");
         }
-        ok = rec_tape_emit(&w->sub, 0, w->gen) == SF_OK;
+        rec_out_tape(&w->out, &w->sub, 0);
         rec_tape_clear(&w->sub);
-        return ok ? SF_OK : SF_ERR_INTERNAL;
+        return SF_OK;
     default:
         return rec_fail(&w->loc, rel, path, SF_ERR_UNSUPPORTED, "a sealed "
                         "value of unknown type %u", pt[0]);
@@ -367,16 +371,21 @@ static sf_status open_string(struct open_worker *w, size_t i)
 {
     const struct rec_tape *t = &w->tape;
     const char *s = rec_tape_str(t, i);
-    const char *path = rec_path_text(w->path, &w->pathbuf);
+    const char *path;
     const uint8_t *pt;
     size_t pt_len;
     sf_status rc;
 
-    rc = open_token(w, s, t->ents[i].len, path, w->pathbuf.len,
+    rc = sf_buf_terminate(&w->ptext);  /* a C string for messages */
+    if (rc != SF_OK) {
+        return rc;
+    }
+    path = (const char *)w->ptext.data;
+    rc = open_token(w, s, t->ents[i].len, path, w->ptext.len,
                     t->ents[i].pos, &pt, &pt_len);
     if (rc == SF_OK && pt == NULL) {
-        return gen_status(yajl_gen_string(w->gen, (const unsigned char *)s,
-                                          t->ents[i].len));
+        rec_out_string(&w->out, (const uint8_t *)s, t->ents[i].len);
+        return SF_OK;
     }
     if (rc == SF_OK) {
         rc = emit_value(w, pt, pt_len, t->ents[i].pos, path);
@@ -385,48 +394,77 @@ static sf_status open_string(struct open_worker *w, size_t i)
     return rc;
 }
 
-static sf_status open_value(struct open_worker *w, size_t i)
+static sf_status open_value(struct open_worker *w, size_t i);
+
+/* Opens the value of member k (a KEY entry) under its path. */
+static sf_status open_member(struct open_worker *w, size_t k)
 {
     const struct rec_tape *t = &w->tape;
-    size_t end = t->ents[i].end;
+    size_t mark = w->ptext.len;
+    sf_status rc;
+
+    rec_out_key(&w->out, rec_tape_str(t, k), t->ents[k].len);
+    rc = rec_path_append_member(&w->ptext, rec_tape_str(t, k),
+                                t->ents[k].len);
+    if (rc == SF_OK) {
+        w->depth++;
+        rc = open_value(w, k + 1);
+        w->depth--;
+    }
+    w->ptext.len = mark;
+    return rc;
+}
+
+static sf_status open_elements(struct open_worker *w, size_t i)
+{
+    const struct rec_tape *t = &w->tape;
     size_t index = 0;
     sf_status rc = SF_OK;
 
-    if (t->ents[i].kind == TAPE_STRING &&
-            rec_is_token(rec_tape_str(t, i), t->ents[i].len)) {
-        return open_string(w, i);
+    for (size_t k = i + 1; k < t->ents[i].end && rc == SF_OK;
+         k = rec_tape_next(t, k)) {
+        size_t mark = w->ptext.len;
+
+        rc = rec_path_append_index(&w->ptext, index++);
+        if (rc == SF_OK) {
+            w->depth++;
+            rc = open_value(w, k);
+            w->depth--;
+        }
+        w->ptext.len = mark;
     }
-    if (t->ents[i].kind == TAPE_MAP) {
-        rc = gen_status(yajl_gen_map_open(w->gen));
-        for (size_t k = i + 1; k < end && rc == SF_OK;
+    return rc;
+}
+
+static sf_status open_value(struct open_worker *w, size_t i)
+{
+    const struct rec_tape *t = &w->tape;
+    sf_status rc = SF_OK;
+
+    switch (t->ents[i].kind) {
+    case TAPE_STRING:
+        if (rec_is_token(rec_tape_str(t, i), t->ents[i].len)) {
+            return open_string(w, i);
+        }
+        break;
+    case TAPE_MAP:
+        rec_out_open(&w->out, '{');
+        for (size_t k = i + 1; k < t->ents[i].end && rc == SF_OK;
              k = rec_tape_next(t, k + 1)) {
-            rc = gen_status(yajl_gen_string(
-                w->gen, (const unsigned char *)rec_tape_str(t, k),
-                t->ents[k].len));
-            if (rc == SF_OK) {
-                rc = sf_path_push_member(w->path, rec_tape_str(t, k),
-                                         t->ents[k].len);
-            }
-            if (rc == SF_OK) {
-                rc = open_value(w, k + 1);
-                sf_path_pop(w->path);
-            }
+            rc = open_member(w, k);
         }
-        return rc == SF_OK ? gen_status(yajl_gen_map_close(w->gen)) : rc;
+        rec_out_close(&w->out, '}');
+        return rc;
+    case TAPE_ARRAY:
+        rec_out_open(&w->out, '[');
+        rc = open_elements(w, i);
+        rec_out_close(&w->out, ']');
+        return rc;
+    default:
+        break;
     }
-    if (t->ents[i].kind == TAPE_ARRAY) {
-        rc = gen_status(yajl_gen_array_open(w->gen));
-        for (size_t k = i + 1; k < end && rc == SF_OK;
-             k = rec_tape_next(t, k)) {
-            rc = sf_path_push_index(w->path, index++);
-            if (rc == SF_OK) {
-                rc = open_value(w, k);
-                sf_path_pop(w->path);
-            }
-        }
-        return rc == SF_OK ? gen_status(yajl_gen_array_close(w->gen)) : rc;
-    }
-    return rec_tape_emit(t, i, w->gen);
+    rec_out_tape(&w->out, t, i);
+    return SF_OK;
 }
 
 /* Index of the "_sealflow" value of the record at i, or 0. */
@@ -452,43 +490,32 @@ static sf_status walk_record(struct open_worker *w, size_t i, size_t mi)
                                                   NULL, rc, "%s", why);
     }
     open_begin(w);
-    sf_path_clear(w->path);
-    rc = gen_status(yajl_gen_map_open(w->gen));
+    w->ptext.len = 0;
+    w->depth = 0;
+    rc = sf_buf_put_u8(&w->ptext, '$');
+    rec_out_open(&w->out, '{');
     for (size_t k = i + 1; k < t->ents[i].end && rc == SF_OK;
          k = rec_tape_next(t, k + 1)) {
-        if (k + 1 == mi) {
-            continue;
-        }
-        rc = gen_status(yajl_gen_string(
-            w->gen, (const unsigned char *)rec_tape_str(t, k),
-            t->ents[k].len));
-        if (rc == SF_OK) {
-            rc = sf_path_push_member(w->path, rec_tape_str(t, k),
-                                     t->ents[k].len);
-        }
-        if (rc == SF_OK) {
-            rc = open_value(w, k + 1);
-            sf_path_pop(w->path);
+        if (k + 1 != mi) {
+            rc = open_member(w, k);
         }
     }
     /* Tokens left sealed still need their classes' stanzas. */
     if (rc == SF_OK && w->rec_kept > 0) {
-        rc = gen_status(yajl_gen_string(w->gen, (const unsigned char *)
-                                        SF_RECORDS_MEMBER,
-                                        strlen(SF_RECORDS_MEMBER)));
-        if (rc == SF_OK) {
-            rc = rec_tape_emit(t, mi, w->gen);
-        }
+        rec_out_key(&w->out, SF_RECORDS_MEMBER, strlen(SF_RECORDS_MEMBER));
+        rec_out_tape(&w->out, t, mi);
     }
-    return rc == SF_OK ? gen_status(yajl_gen_map_close(w->gen)) : rc;
+    rec_out_close(&w->out, '}');
+    return rc == SF_OK ? rec_out_status(&w->out) : rc;
 }
 
+/* Opens the record at tape entry i and appends it to out; on failure out
+ * is as it was. */
 static sf_status open_record(struct open_worker *w, size_t i,
                              struct sf_buf *out)
 {
     const struct rec_tape *t = &w->tape;
-    const unsigned char *gb;
-    size_t gl;
+    size_t start = out->len;
     size_t mi;
     sf_status rc;
 
@@ -497,16 +524,20 @@ static sf_status open_record(struct open_worker *w, size_t i,
                         "record must be a JSON object, found %s",
                         rec_tape_type_name(t->ents[i].kind));
     }
-    yajl_gen_reset(w->gen, NULL);
-    yajl_gen_clear(w->gen);
+    rec_out_init(&w->out, out);
     mi = find_meta(t, i);
-    rc = mi == 0 ? rec_tape_emit(t, i, w->gen) : walk_record(w, i, mi);
+    if (mi == 0) {
+        rec_out_tape(&w->out, t, i);
+        rc = rec_out_status(&w->out);
+    } else {
+        rc = walk_record(w, i, mi);
+    }
     if (rc == SF_OK) {
         w->stats.records++;
-        yajl_gen_get_buf(w->gen, &gb, &gl);
-        rc = sf_buf_append(out, gb, gl);
+    } else if (out->len > start) {
+        sf_wipe(out->data + start, out->len - start);
+        out->len = start;
     }
-    yajl_gen_clear(w->gen);
     return rc;
 }
 

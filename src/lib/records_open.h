@@ -7,6 +7,7 @@
 #define SF_RECORDS_OPEN_H
 
 #include "records_internal.h"
+#include "records_out.h"
 
 /* What happens to the tokens of one class entry in the current record. */
 enum open_state {
@@ -38,20 +39,27 @@ struct sf_record_opener {
     struct sf_buf col_text;
 };
 
+/*
+ * Everything a worker reuses from record to record: tapes, the rendered
+ * path of the current value (one segment appended per step down), AEAD
+ * contexts re-keyed per record and class, and the shared-DEK cache.
+ */
 struct open_worker {
     struct sf_record_opener *o;
     struct rec_tape tape;
     struct rec_tape sub;
-    struct sf_path *path;
-    yajl_gen gen;
+    struct rec_out out;                 /* the record being written */
+    struct sf_buf ptext;                /* canonical path of the value */
+    size_t depth;                       /* segments in ptext */
     struct sf_buf aad;
     struct sf_buf raw;
     struct sf_buf scratch;
-    struct sf_buf pathbuf;
     struct sf_buf row;
     struct sf_aead *aead[3][SF_POLICY_CLASS_MAX];
     struct rec_meta meta;
     uint8_t state[SF_POLICY_CLASS_MAX];
+    /* per class entry of the record: its counters, found on first use */
+    struct sf_records_class_stats *cst[SF_POLICY_CLASS_MAX];
     struct rec_dek_cache cache;
     struct rec_loc loc;
     uint64_t rec_kept;

@@ -111,6 +111,9 @@ sf_status sf_record_sealer_new(const struct sf_policy *policy,
     if (rc == SF_OK) {
         rc = check_required(s);
     }
+    if (rc == SF_OK) {
+        rc = rec_meta_context(&s->ctx_json, s->ctx, s->ctx_len);
+    }
     if (rc != SF_OK) {
         sf_record_sealer_free(s);
         return rc;
@@ -134,6 +137,7 @@ void sf_record_sealer_free(struct sf_record_sealer *s)
         free((void *)s->ctx_own[i].value);
     }
     free(s->ctx_own);
+    sf_buf_free(&s->ctx_json);
     seal_csv_free(s);
     free(s);
 }
@@ -151,10 +155,7 @@ sf_status seal_worker_new(void *eng, void **out)
         return SF_ERR_NOMEM;
     }
     w->s = s;
-    w->gen = yajl_gen_alloc(NULL);
-    w->sub = yajl_gen_alloc(NULL);
-    rc = w->gen == NULL || w->sub == NULL ? SF_ERR_NOMEM
-                                          : sf_path_new(s->policy, &w->path);
+    rc = sf_path_new(s->policy, &w->path);
     if (rc != SF_OK) {
         seal_worker_free(w);
         return rc;
@@ -178,18 +179,19 @@ void seal_worker_free(void *arg)
             sf_aead_free(w->aead[k][i]);
         }
     }
+    for (size_t i = 0; i < w->s->class_count; i++) {
+        rec_shared_drop(&w->s->keys[i], w->held[i]);
+    }
+    rec_dek_pool_free(&w->deks);
     rec_tape_free(&w->tape);
     sf_path_free(w->path);
-    if (w->gen != NULL) {
-        yajl_gen_free(w->gen);
-    }
-    if (w->sub != NULL) {
-        yajl_gen_free(w->sub);
-    }
+    sf_buf_free(&w->ptext);
+    sf_buf_free(&w->sub);
     sf_buf_free(&w->aad);
     sf_buf_free(&w->scratch);
     sf_buf_free(&w->tok);
     sf_buf_free(&w->row);
+    sf_wipe(w->rid_pool, sizeof w->rid_pool);
     free(w);
 }
 
@@ -198,38 +200,42 @@ sf_status seal_begin(struct seal_worker *w)
     w->nslots = 0;
     w->restart = false;
     w->rec_fields = 0;
-    yajl_gen_reset(w->gen, NULL);
-    yajl_gen_clear(w->gen);
     sf_path_clear(w->path);
+    w->ptext.len = 0;
     /* One CSPRNG call per 64 records: a record id is public, and drawing
-     * them one by one cost more than sealing a small record. */
-    if (w->rid_left == 0) {
+     * them one by one cost more than sealing a small record. A forked
+     * child draws its own. */
+    if (w->rid_left == 0 || w->rid_fork_gen != rec_fork_generation()) {
         sf_status rc = sf_random(w->rid_pool, sizeof w->rid_pool);
 
         if (rc != SF_OK) {
             return rc;
         }
         w->rid_left = sizeof w->rid_pool / REC_ID_LEN;
+        w->rid_fork_gen = rec_fork_generation();
     }
     w->rid_left--;
     memcpy(w->rid, w->rid_pool + w->rid_left * REC_ID_LEN, REC_ID_LEN);
-    return SF_OK;
+    return sf_buf_append(&w->ptext, "$", 1);
 }
 
 void seal_end(struct seal_worker *w, bool is_ok)
 {
     for (size_t i = 0; i < w->nslots; i++) {
         struct rec_seal_slot *slot = w->order[i];
+        size_t idx = slot->ck->index;
+        struct seal_class_count *c = &w->counts[idx];
 
         if (is_ok) {
-            struct sf_records_class_stats *c = rec_stats_class(
-                &w->stats, slot->ck->cls->name, strlen(slot->ck->cls->name));
-
+            if (!c->is_seen) {
+                c->is_seen = true;
+                w->seen[w->seen_len++] = idx;
+            }
             c->sealed += slot->counter;
             c->deks += slot->drew_dek;
             w->stats.tokens += slot->counter;
         }
-        w->slot_of[slot->ck->index] = 0;
+        w->slot_of[idx] = 0;
         rec_slot_release(slot);
     }
     if (is_ok) {
@@ -256,7 +262,8 @@ static sf_status get_slot(struct seal_worker *w, struct rec_class_keys *ck,
     n = w->nslots;
     slot = &w->slots[n];
     slot->ck = ck;
-    rc = rec_slot_acquire(slot, w->rid, w->s->hctx, w->s->ctx_len, key);
+    rc = rec_slot_acquire(slot, &w->held[ck->index], &w->deks, w->rid,
+                          w->s->hctx, w->s->ctx_len, key);
     a = &w->aead[ck->suite][n];
     if (rc == SF_OK && *a == NULL) {
         rc = sf_aead_new(rec_suite_alg(ck->suite), key, sizeof key, a);
@@ -277,7 +284,8 @@ static sf_status get_slot(struct seal_worker *w, struct rec_class_keys *ck,
 
 sf_status seal_field(struct seal_worker *w, struct rec_class_keys *ck,
                      uint8_t vtype, const uint8_t *v, size_t v_len,
-                     const char *path, size_t path_len, size_t rel)
+                     const char *path, size_t path_len, size_t rel,
+                     struct sf_buf *dst)
 {
     const char *name = ck->cls->name;
     struct rec_seal_slot *slot;
@@ -304,33 +312,89 @@ sf_status seal_field(struct seal_worker *w, struct rec_class_keys *ck,
                                        "more", name, (unsigned long long)
                                        ck->cls->limits.max_bytes);
     }
-    rc = rec_field_aad(&w->aad, w->rid, name, strlen(name));
-    if (rc == SF_OK) {
-        rc = sf_buf_append(&w->aad, path, path_len);
-    }
-    w->tok.len = 0;
+    rc = rec_field_aad(&w->aad, w->rid, name, ck->name_len, path,
+                       path_len);
     if (rc == SF_OK) {
         rc = rec_token_seal(w->aead[ck->suite][index], (uint32_t)index,
                             slot->counter, w->aad.data, w->aad.len, vtype, v,
-                            v_len, &w->scratch, &w->tok);
+                            v_len, &w->scratch, dst);
     }
     slot->counter += rc == SF_OK;
     return rc;
 }
 
-sf_status seal_meta(struct seal_worker *w, yajl_gen g)
+sf_status seal_meta(struct seal_worker *w, struct sf_buf *out)
 {
-    return rec_meta_emit(g, w->rid, w->s->ctx, w->s->ctx_len, w->order,
-                         w->nslots, &w->scratch);
+    return rec_meta_emit(out, w->rid, &w->s->ctx_json, w->order, w->nslots);
 }
 
 /* ---- the JSON walker --------------------------------------------------- */
 
 static sf_status seal_value(struct seal_worker *w, size_t i);
 
-static sf_status gen_status(yajl_gen_status gs)
+/*
+ * The walker keeps the path twice: as a struct sf_path for the policy,
+ * and rendered canonically in w->ptext for the AAD, one segment appended
+ * per step down, so a field's path is never rendered from the root.
+ * Each push returns the text length that the matching pop restores.
+ */
+static sf_status push_member(struct seal_worker *w, size_t k, size_t *mark)
 {
-    return gs == yajl_gen_status_ok ? SF_OK : SF_ERR_INTERNAL;
+    const struct rec_tape *t = &w->tape;
+    sf_status rc;
+
+    *mark = w->ptext.len;
+    rc = sf_path_push_member(w->path, rec_tape_str(t, k), t->ents[k].len);
+    if (rc == SF_OK) {
+        rc = rec_path_append_member(&w->ptext, rec_tape_str(t, k),
+                                    t->ents[k].len);
+        if (rc != SF_OK) {
+            sf_path_pop(w->path);
+        }
+    }
+    return rc;
+}
+
+static sf_status push_index(struct seal_worker *w, size_t index,
+                            size_t *mark)
+{
+    sf_status rc;
+
+    *mark = w->ptext.len;
+    rc = sf_path_push_index(w->path, index);
+    if (rc == SF_OK) {
+        rc = rec_path_append_index(&w->ptext, index);
+        if (rc != SF_OK) {
+            sf_path_pop(w->path);
+            w->ptext.len = *mark;
+        }
+    }
+    return rc;
+}
+
+static void pop(struct seal_worker *w, size_t mark)
+{
+    sf_path_pop(w->path);
+    w->ptext.len = mark;
+}
+
+/* The members of the object at i, each under its own path. */
+static sf_status seal_members(struct seal_worker *w, size_t i)
+{
+    const struct rec_tape *t = &w->tape;
+    size_t mark;
+    sf_status rc = SF_OK;
+
+    for (size_t k = i + 1; k < t->ents[i].end && rc == SF_OK;
+         k = rec_tape_next(t, k + 1)) {
+        rec_out_key(&w->out, rec_tape_str(t, k), t->ents[k].len);
+        rc = push_member(w, k, &mark);
+        if (rc == SF_OK) {
+            rc = seal_value(w, k + 1);
+            pop(w, mark);
+        }
+    }
+    return rc;
 }
 
 static sf_status descend(struct seal_worker *w, size_t i)
@@ -338,35 +402,25 @@ static sf_status descend(struct seal_worker *w, size_t i)
     const struct rec_tape *t = &w->tape;
     size_t end = t->ents[i].end;
     size_t index = 0;
-    sf_status rc;
+    size_t mark;
+    sf_status rc = SF_OK;
 
     if (t->ents[i].kind == TAPE_MAP) {
-        rc = gen_status(yajl_gen_map_open(w->gen));
-        for (size_t k = i + 1; k < end && rc == SF_OK;
-             k = rec_tape_next(t, k + 1)) {
-            rc = gen_status(yajl_gen_string(
-                w->gen, (const unsigned char *)rec_tape_str(t, k),
-                t->ents[k].len));
-            if (rc == SF_OK) {
-                rc = sf_path_push_member(w->path, rec_tape_str(t, k),
-                                         t->ents[k].len);
-            }
-            if (rc == SF_OK) {
-                rc = seal_value(w, k + 1);
-                sf_path_pop(w->path);
-            }
-        }
-        return rc == SF_OK ? gen_status(yajl_gen_map_close(w->gen)) : rc;
+        rec_out_open(&w->out, '{');
+        rc = seal_members(w, i);
+        rec_out_close(&w->out, '}');
+        return rc;
     }
-    rc = gen_status(yajl_gen_array_open(w->gen));
+    rec_out_open(&w->out, '[');
     for (size_t k = i + 1; k < end && rc == SF_OK; k = rec_tape_next(t, k)) {
-        rc = sf_path_push_index(w->path, index++);
+        rc = push_index(w, index++, &mark);
         if (rc == SF_OK) {
             rc = seal_value(w, k);
-            sf_path_pop(w->path);
+            pop(w, mark);
         }
     }
-    return rc == SF_OK ? gen_status(yajl_gen_array_close(w->gen)) : rc;
+    rec_out_close(&w->out, ']');
+    return rc;
 }
 
 /*
@@ -406,7 +460,8 @@ static sf_status emit_clear(struct seal_worker *w, size_t i,
         return rc;
     }
     w->rec_fields++;
-    return rec_tape_emit(&w->tape, i, w->gen);
+    rec_out_tape(&w->out, &w->tape, i);
+    return SF_OK;
 }
 
 static uint8_t vtype_of(uint8_t kind)
@@ -429,45 +484,63 @@ static uint8_t vtype_of(uint8_t kind)
     }
 }
 
-static sf_status seal_here(struct seal_worker *w, size_t i,
-                           struct rec_class_keys *ck)
+/* The plaintext of the value at i: a string's or number's bytes, a whole
+ * subtree's compact JSON text (in w->sub), or nothing for a literal. */
+static sf_status value_bytes(struct seal_worker *w, size_t i,
+                             const uint8_t **v, size_t *v_len)
 {
     const struct rec_tape *t = &w->tape;
     const struct tape_ent *e = &t->ents[i];
-    const uint8_t *v = NULL;
-    size_t v_len = 0;
-    const unsigned char *gb;
-    size_t gl;
-    const char *path;
-    sf_status rc = SF_OK;
+    struct rec_out sub;
+
+    *v = NULL;
+    *v_len = 0;
+    if (e->kind == TAPE_MAP || e->kind == TAPE_ARRAY) {
+        w->sub.len = 0;
+        rec_out_init(&sub, &w->sub);
+        rec_out_tape(&sub, t, i);
+        *v = w->sub.data;
+        *v_len = w->sub.len;
+        return rec_out_status(&sub);
+    }
+    if (e->kind == TAPE_STRING || e->kind == TAPE_NUMBER) {
+        *v = (const uint8_t *)rec_tape_str(t, i);
+        *v_len = e->len;
+    }
+    return SF_OK;
+}
+
+static sf_status seal_here(struct seal_worker *w, size_t i,
+                           struct rec_class_keys *ck)
+{
+    const struct tape_ent *e = &w->tape.ents[i];
+    const uint8_t *v;
+    size_t v_len;
+    sf_status rc;
 
     rc = check_strings(w, i, ck->cls->name);
-    if (rc == SF_OK && (e->kind == TAPE_MAP || e->kind == TAPE_ARRAY)) {
-        /* A whole subtree of one class: its compact JSON text. */
-        yajl_gen_reset(w->sub, NULL);
-        yajl_gen_clear(w->sub);
-        rc = rec_tape_emit(t, i, w->sub);
-        if (rc == SF_OK) {
-            rc = gen_status(yajl_gen_get_buf(w->sub, &gb, &gl));
-            v = gb;
-            v_len = gl;
-        }
-    } else if (e->kind == TAPE_STRING || e->kind == TAPE_NUMBER) {
-        v = (const uint8_t *)rec_tape_str(t, i);
-        v_len = e->len;
-    }
-    w->row.len = 0;
-    path = rec_path_text(w->path, &w->row);
     if (rc == SF_OK) {
-        rc = seal_field(w, ck, vtype_of(e->kind), v, v_len, path, w->row.len,
-                        e->pos);
+        rc = value_bytes(w, i, &v, &v_len);
+    }
+    if (rc == SF_OK) {
+        rc = sf_buf_terminate(&w->ptext);  /* a C string for messages */
+    }
+    if (rc == SF_OK) {
+        rec_out_value(&w->out);
+        rec_out_raw(&w->out, "\"", 1);
+        rc = rec_out_status(&w->out);
+    }
+    if (rc == SF_OK) {
+        rc = seal_field(w, ck, vtype_of(e->kind), v, v_len,
+                        (const char *)w->ptext.data, w->ptext.len, e->pos,
+                        w->out.b);
     }
     if (e->kind == TAPE_MAP || e->kind == TAPE_ARRAY) {
-        yajl_gen_clear(w->sub);  /* held plaintext */
+        sf_buf_reset(&w->sub);  /* held plaintext */
     }
     if (rc == SF_OK) {
         w->rec_fields++;
-        rc = gen_status(yajl_gen_string(w->gen, w->tok.data, w->tok.len));
+        rec_out_raw(&w->out, "\"", 1);
     }
     return rc;
 }
@@ -512,47 +585,40 @@ static sf_status walk_record(struct seal_worker *w, size_t i)
                             SF_RECORDS_MEMBER);
         }
     }
-    rc = gen_status(yajl_gen_map_open(w->gen));
-    for (size_t k = i + 1; k < t->ents[i].end && rc == SF_OK;
-         k = rec_tape_next(t, k + 1)) {
-        rc = gen_status(yajl_gen_string(
-            w->gen, (const unsigned char *)rec_tape_str(t, k),
-            t->ents[k].len));
-        if (rc == SF_OK) {
-            rc = sf_path_push_member(w->path, rec_tape_str(t, k),
-                                     t->ents[k].len);
-        }
-        if (rc == SF_OK) {
-            rc = seal_value(w, k + 1);
-            sf_path_pop(w->path);
-        }
+    rec_out_open(&w->out, '{');
+    rc = seal_members(w, i);
+    if (rc == SF_OK) {
+        rec_out_key(&w->out, SF_RECORDS_MEMBER, strlen(SF_RECORDS_MEMBER));
+        rec_out_value(&w->out);
+        rc = rec_out_status(&w->out);
     }
     if (rc == SF_OK) {
-        rc = gen_status(yajl_gen_string(w->gen, (const unsigned char *)
-                                        SF_RECORDS_MEMBER,
-                                        strlen(SF_RECORDS_MEMBER)));
+        rc = seal_meta(w, w->out.b);
     }
-    if (rc == SF_OK) {
-        rc = seal_meta(w, w->gen);
-    }
-    return rc == SF_OK ? gen_status(yajl_gen_map_close(w->gen)) : rc;
+    rec_out_close(&w->out, '}');
+    return rc == SF_OK ? rec_out_status(&w->out) : rc;
 }
 
 /* Seals the record at tape entry i and appends it to out, starting over
- * with a new shared DEK when one fills up under it. */
+ * with a new shared DEK when one fills up under it. On failure out is as
+ * it was. */
 static sf_status seal_record(struct seal_worker *w, size_t i,
                              struct sf_buf *out)
 {
-    const unsigned char *gb;
-    size_t gl;
+    size_t start = out->len;
     sf_status rc;
 
     for (unsigned attempt = 0;; attempt++) {
+        rec_out_init(&w->out, out);
         rc = seal_begin(w);
         if (rc == SF_OK) {
             rc = walk_record(w, i);
         }
         seal_end(w, rc == SF_OK);
+        if (rc != SF_OK && out->len > start) {
+            sf_wipe(out->data + start, out->len - start);
+            out->len = start;
+        }
         if (rc != SF_ERR_LIMIT || !w->restart) {
             break;
         }
@@ -561,11 +627,6 @@ static sf_status seal_record(struct seal_worker *w, size_t i,
                             "kept filling up while this record was sealed");
         }
     }
-    if (rc == SF_OK) {
-        yajl_gen_get_buf(w->gen, &gb, &gl);
-        rc = sf_buf_append(out, gb, gl);
-    }
-    yajl_gen_clear(w->gen);
     return rc;
 }
 
@@ -655,10 +716,22 @@ static sf_status engine_doc(void *eng, void *arg, const uint8_t *p,
     return rc == SF_OK ? sf_buf_put_u8(out, ']') : rc;
 }
 
+/* Adds what the worker counted to sum, classes in order of first use. */
 static void engine_stats(void *arg, struct sf_records_stats *sum)
 {
     struct seal_worker *w = arg;
 
+    for (size_t i = 0; i < w->seen_len; i++) {
+        size_t idx = w->seen[i];
+        const struct rec_class_keys *ck = &w->s->keys[idx];
+        struct sf_records_class_stats *c =
+            rec_stats_class(&w->stats, ck->cls->name, ck->name_len);
+
+        c->sealed += w->counts[idx].sealed;
+        c->deks += w->counts[idx].deks;
+        memset(&w->counts[idx], 0, sizeof w->counts[idx]);
+    }
+    w->seen_len = 0;
     rec_stats_add(sum, &w->stats);
     memset(&w->stats, 0, sizeof w->stats);
 }

@@ -152,8 +152,9 @@ static sf_status seal_cell(struct seal_worker *w, size_t k, const uint8_t *p,
     if (ck->suite == 0) {
         return rec_csv_put(&w->row, p, len, false, s->is_crlf);
     }
+    w->tok.len = 0;
     rc = seal_field(w, ck, REC_V_STRING, p, len, path, s->cols[k].path_len,
-                    0);
+                    0, &w->tok);
     if (rc == SF_OK) {
         rc = rec_csv_put(&w->row, w->tok.data, w->tok.len, false,
                          s->is_crlf);
@@ -164,8 +165,6 @@ static sf_status seal_cell(struct seal_worker *w, size_t k, const uint8_t *p,
 static sf_status seal_cells(struct seal_worker *w, const struct rec_item *it)
 {
     struct sf_record_sealer *s = w->s;
-    const unsigned char *gb;
-    size_t gl;
     sf_status rc = SF_OK;
 
     for (size_t k = 0; k < it->nfields && rc == SF_OK; k++) {
@@ -182,11 +181,11 @@ static sf_status seal_cells(struct seal_worker *w, const struct rec_item *it)
         }
     }
     if (rc == SF_OK) {
-        rc = seal_meta(w, w->gen);
+        w->tok.len = 0;
+        rc = seal_meta(w, &w->tok);
     }
     if (rc == SF_OK) {
-        yajl_gen_get_buf(w->gen, &gb, &gl);
-        rc = rec_csv_put(&w->row, gb, gl, true, s->is_crlf);
+        rc = rec_csv_put(&w->row, w->tok.data, w->tok.len, true, s->is_crlf);
     }
     return rc;
 }
@@ -220,6 +219,5 @@ sf_status seal_csv_row(struct seal_worker *w, const struct rec_item *it,
         rc = sf_buf_append(out, w->row.data, w->row.len);
     }
     sf_buf_reset(&w->row);
-    yajl_gen_clear(w->gen);
     return rc;
 }

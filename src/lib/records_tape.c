@@ -67,13 +67,21 @@ static size_t add(struct rec_tape *t, uint8_t kind, const void *p,
     e->len = len;
     e->end = i;
     e->pos = yajl_get_bytes_consumed(t->yajl);
-    if (p != NULL &&
-            (sf_buf_append(&t->strs, p, len) != SF_OK ||
-             sf_buf_put_u8(&t->strs, 0) != SF_OK)) {
+    if (p == NULL) {
+        return i;
+    }
+    /* The bytes and their NUL in one step: this runs for every string,
+     * key and number of every record. */
+    if (sf_buf_reserve(&t->strs, len + 1) != SF_OK) {
         t->rc = SF_ERR_NOMEM;
         t->n--;
         return SIZE_MAX;
     }
+    if (len > 0) {
+        memcpy(t->strs.data + t->strs.len, p, len);
+    }
+    t->strs.data[t->strs.len + len] = 0;
+    t->strs.len += len + 1;
     return i;
 }
 

@@ -58,11 +58,11 @@ SF_MUST_CHECK sf_status rec_field_key(unsigned suite, const uint8_t *dek,
                                       const char *cls, size_t cls_len,
                                       uint8_t key[REC_KEY_LEN]);
 
-/* Replaces aad with record id || len class || class; append the path
- * after it. */
+/* Replaces aad with record id || len class || class || path. */
 SF_MUST_CHECK sf_status rec_field_aad(struct sf_buf *aad,
                                       const uint8_t rid[REC_ID_LEN],
-                                      const char *cls, size_t cls_len);
+                                      const char *cls, size_t cls_len,
+                                      const char *path, size_t path_len);
 
 /* The associated data of every stanza of one class entry (docs/RECORDS.md,
  * "Stanzas"): scope 1 binds the record id, scope 2 a shared DEK's id.
@@ -75,13 +75,19 @@ SF_MUST_CHECK sf_status rec_stanza_aad(struct sf_buf *out, unsigned scope,
                                        size_t n);
 
 /* Seals one value and appends its token text to out. scratch is a work
- * buffer (wiped). SF_ERR_LIMIT for a counter or slot out of range. */
+ * buffer (left holding only ciphertext). SF_ERR_LIMIT for a value over
+ * SF_RECORDS_RECORD_MAX bytes. */
 SF_MUST_CHECK sf_status rec_token_seal(struct sf_aead *a, uint32_t slot,
                                        uint32_t counter, const uint8_t *aad,
                                        size_t aad_len, uint8_t vtype,
                                        const uint8_t *v, size_t v_len,
                                        struct sf_buf *scratch,
                                        struct sf_buf *out);
+
+/* Strict base64url without padding, as sf_b64_decode(SF_B64_URL, ...):
+ * appends the bytes to out; SF_ERR_FORMAT (out unchanged) otherwise. */
+SF_MUST_CHECK sf_status rec_b64url_decode(const char *s, size_t len,
+                                          struct sf_buf *out);
 
 /* A decoded token; ct and tag point into the caller's raw buffer. */
 struct rec_token {

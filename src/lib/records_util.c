@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "jsonpath.h"
 #include "records_internal.h"
+#include "records_out.h"
 
 const char *sf_records_format_name(enum sf_records_format f)
 {
@@ -118,6 +120,28 @@ void rec_test_set_clock(int64_t (*fn)(void))
     clock_fn = fn != NULL ? fn : clock_now;
 }
 
+static atomic_uint fork_gen;
+static bool has_fork_hook;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add(&fork_gen, 1);
+}
+
+static void fork_hook(void)
+{
+    has_fork_hook = pthread_atfork(NULL, NULL, on_fork_child) == 0;
+}
+
+unsigned rec_fork_generation(void)
+{
+    pthread_once(&fork_once, fork_hook);
+    /* Registering fails only for lack of memory; then the process id
+     * tells a child from its parent, at the price of a system call. */
+    return has_fork_hook ? atomic_load(&fork_gen) : (unsigned)getpid();
+}
+
 unsigned rec_threads(unsigned asked)
 {
     long n = asked > 0 ? (long)asked : sysconf(_SC_NPROCESSORS_ONLN);
@@ -135,6 +159,38 @@ const char *rec_path_text(const struct sf_path *path, struct sf_buf *buf)
         return "$";
     }
     return (const char *)buf->data;
+}
+
+sf_status rec_path_append_member(struct sf_buf *text, const char *name,
+                                 size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t c = (uint8_t)name[i];
+
+        if (c < 0x20 || c == '"' || c == '\\') {
+            return sf_jsonpath_append_member(text, name, len);
+        }
+    }
+    if (sf_buf_reserve(text, len + 4) != SF_OK) {
+        return SF_ERR_NOMEM;
+    }
+    memcpy(text->data + text->len, "[\"", 2);
+    if (len > 0) {
+        memcpy(text->data + text->len + 2, name, len);
+    }
+    memcpy(text->data + text->len + 2 + len, "\"]", 2);
+    text->len += len + 4;
+    return SF_OK;
+}
+
+sf_status rec_path_append_index(struct sf_buf *text, size_t index)
+{
+    sf_status rc = sf_buf_put_u8(text, '[');
+
+    if (rc == SF_OK) {
+        rc = rec_put_decimal(text, index);
+    }
+    return rc == SF_OK ? sf_buf_put_u8(text, ']') : rc;
 }
 
 struct sf_records_class_stats *rec_stats_class(struct sf_records_stats *s,
