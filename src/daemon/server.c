@@ -446,7 +446,7 @@ static void free_server(struct sfd_http_server *hs)
     free(hs);
 }
 
-/* Counts open connections, for connection_limit. */
+/* A connection counted by the acceptor is closed. */
 static void on_connection(void *cls, struct MHD_Connection *c,
                           void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
@@ -455,9 +455,7 @@ static void on_connection(void *cls, struct MHD_Connection *c,
 
     (void)c;
     (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add(&hs->connections, 1);
-    } else {
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         atomic_fetch_sub(&hs->connections, 1);
     }
 }
@@ -484,10 +482,17 @@ static struct MHD_Daemon *start_loop(struct sfd_http_server *hs)
     bool has_tls = hs->tls_cert != NULL;
 
     flags |= has_tls ? MHD_USE_TLS : 0;
+    /* connection_limit is enforced by the acceptor, and the library's
+     * own limit is kept out of reach: libmicrohttpd 0.9.75 leaves a lock
+     * held when a loop refuses an added connection at its limit, which
+     * stops that loop for good. A loop can hold at most the connections
+     * the acceptor let in plus those closed but not yet cleaned up. */
+    unsigned loop_limit = 2 * (unsigned)cfg->connection_limit + 64;
+
     return MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, hs, MHD_OPTION_EXTERNAL_LOGGER,
-        mhd_log, NULL, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT,
+        mhd_log, NULL, MHD_OPTION_CONNECTION_LIMIT, loop_limit,
+        MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, hs, MHD_OPTION_NOTIFY_CONNECTION, on_connection, hs,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, NULL,
@@ -547,15 +552,19 @@ static void *accept_main(void *arg)
         }
         (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
         /* Over the limit the connection is closed at once, as the
-         * library itself would. */
+         * library itself would. A connection is counted from here until
+         * the library reports it closed. */
         if (atomic_load(&hs->is_stopping) ||
                 atomic_load(&hs->connections) >= limit) {
             close(fd);
             continue;
         }
+        atomic_fetch_add(&hs->connections, 1);
         /* The library closes fd itself when it cannot take it. */
-        (void)MHD_add_connection(hs->loops[next], fd,
-                                 (struct sockaddr *)&ss, len);
+        if (MHD_add_connection(hs->loops[next], fd, (struct sockaddr *)&ss,
+                               len) != MHD_YES) {
+            atomic_fetch_sub(&hs->connections, 1);
+        }
         next = (next + 1) % hs->loop_count;
     }
     return NULL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "utf8.h"
 #include "sealflow/keystore.h"
 
 #define ALLOWED_TEXT                                                           \
@@ -77,50 +78,9 @@ bool sf_key_type_is_asymmetric(enum sf_key_type t)
     return t == SF_KEY_X25519 || t == SF_KEY_RSA_3072 || t == SF_KEY_RSA_4096;
 }
 
-/* Decodes one UTF-8 sequence at s (n bytes left). Returns its length, or
- * 0 when it is not well-formed (overlong forms, surrogates, code points
- * above U+10FFFF and truncated sequences all count as malformed). */
-static size_t utf8_decode(const uint8_t *s, size_t n, uint32_t *cp)
-{
-    static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    size_t len;
-    uint32_t c;
-
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        c = s[0] & 0x1fu;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        c = s[0] & 0x0fu;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        c = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        c = (c << 6) | (s[i] & 0x3fu);
-    }
-    if (c < min_cp[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
-        return 0;
-    }
-    *cp = c;
-    return len;
-}
-
 /* The "non-ASCII letter" rule (no Unicode tables here): any code point
  * from U+00A1 up, except the space, separator, format and special ranges
- * listed. Surrogates never get here: utf8_decode refuses them. */
+ * listed. Surrogates never get here: sf_utf8_next refuses them. */
 static bool is_non_ascii_letter(uint32_t cp)
 {
     if (cp < 0xa1) {
@@ -153,7 +113,7 @@ static size_t check_char(const uint8_t *s, size_t n, size_t i, char *why,
                          size_t why_len)
 {
     uint32_t cp = 0;
-    size_t len = utf8_decode(s + i, n - i, &cp);
+    size_t len = sf_utf8_next(s + i, n - i, &cp);
 
     if (len == 0) {
         snprintf(why, why_len, "not valid UTF-8 at byte %zu", i);

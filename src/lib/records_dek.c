@@ -298,11 +298,11 @@ static bool shared_is_usable(const struct rec_class_keys *ck,
 }
 
 /*
- * The lock-free path: the worker's held DEK takes one more record when
- * no limit is reached. Counting the record atomically keeps max_records
- * exact however many workers share the DEK.
+ * Counts one more record on sd when no limit is reached. Counting
+ * atomically keeps max_records exact however many workers share the DEK:
+ * the worker whose count passes the limit marks it spent instead.
  */
-static bool shared_reuse(const struct rec_class_keys *ck,
+static bool shared_count(const struct rec_class_keys *ck,
                          struct rec_shared_dek *sd)
 {
     if (!shared_is_usable(ck, sd)) {
@@ -344,12 +344,17 @@ static sf_status shared_take(struct rec_seal_slot *slot,
     struct rec_shared_dek *old;
     sf_status rc = SF_OK;
 
-    if (shared_reuse(ck, *held)) {
+    /* The lock-free path: the DEK this worker holds takes the record. */
+    if (shared_count(ck, *held)) {
         slot->shared = *held;
         return SF_OK;
     }
     pthread_mutex_lock(&ck->lock);
-    if (!shared_is_usable(ck, ck->cur)) {
+    /* The current DEK is counted as atomically as on the lock-free path,
+     * which other workers may be on. A fresh one is seen by no other
+     * worker before this one releases the lock, so it takes the record
+     * whatever its limits. */
+    if (!shared_count(ck, ck->cur)) {
         struct rec_shared_dek *fresh = NULL;
 
         rc = shared_new(ck, ctx, ctx_len, &fresh);
@@ -362,11 +367,11 @@ static sf_status shared_take(struct rec_seal_slot *slot,
                     shared_free(old);
                 }
             }
+            atomic_fetch_add(&fresh->records, 1);
             slot->drew_dek = true;
         }
     }
     if (rc == SF_OK) {
-        atomic_fetch_add(&ck->cur->records, 1);
         ck->cur->refs++;
         old = *held;
         *held = ck->cur;
@@ -597,14 +602,23 @@ static sf_status try_stanza(const struct rec_stanza *s,
                             const uint8_t *aad, size_t aad_len,
                             uint8_t dek[SF_DEK_LEN], sf_status *worst)
 {
+    uint8_t stack[1024];
     struct sf_buf body = SF_BUF_INIT;
     struct sf_stanza st;
     sf_status rc = SF_ERR_NO_KEY;
 
+    /* A body that fits (a symmetric or RSA-4096 wrap does) is decoded on
+     * the stack: this runs once per record and class with a record DEK. */
+    if (s->b64_len / 4 * 3 + 3 < sizeof stack) {
+        body.data = stack;
+        body.cap = sizeof stack;
+    }
     st.type = rec_stanza_type(s->key_id);
     if (st.type == 0 ||
-            sf_b64_decode(SF_B64_URL, s->b64, s->b64_len, &body) != SF_OK) {
-        sf_buf_free(&body);  /* a failed decode may have reserved room */
+            rec_b64url_decode(s->b64, s->b64_len, &body) != SF_OK) {
+        if (body.data != stack) {
+            sf_buf_free(&body);  /* a failed decode may have reserved room */
+        }
         return SF_ERR_NO_KEY;
     }
     st.key_id = (const uint8_t *)s->key_id;
@@ -629,7 +643,9 @@ static sf_status try_stanza(const struct rec_stanza *s,
             *worst = rc;
         }
     }
-    sf_buf_free(&body);
+    if (body.data != stack) {
+        sf_buf_free(&body);
+    }
     return rc;
 }
 

@@ -215,8 +215,8 @@ static bool get_id(const struct rec_tape *t, size_t i, uint8_t *id)
     struct sf_buf b = {raw, 0, sizeof raw};
 
     if (t->ents[i].kind != TAPE_STRING || t->ents[i].len != 22 ||
-            sf_b64_decode(SF_B64_URL, rec_tape_str(t, i), t->ents[i].len,
-                          &b) != SF_OK || b.len != REC_ID_LEN ||
+            rec_b64url_decode(rec_tape_str(t, i), t->ents[i].len, &b) !=
+                SF_OK || b.len != REC_ID_LEN ||
             b.data != raw) {
         return false;
     }

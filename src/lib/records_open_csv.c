@@ -27,10 +27,19 @@ static sf_status render_paths(struct sf_record_opener *o,
     for (size_t k = 0; rc == SF_OK && k < it->nfields; k++) {
         const uint8_t *p;
         size_t len;
+        bool is_meta;
 
         rec_item_field(it, k, &p, &len);
-        if (len == strlen(SF_RECORDS_MEMBER) &&
-                memcmp(p, SF_RECORDS_MEMBER, len) == 0) {
+        is_meta = len == strlen(SF_RECORDS_MEMBER) &&
+                  memcmp(p, SF_RECORDS_MEMBER, len) == 0;
+        /* A second one would be copied as data here and be taken for the
+         * metadata column by the next open. */
+        if (is_meta && o->meta_col != SIZE_MAX) {
+            rc = rec_fail(&it->loc, 0, NULL, SF_ERR_PARSE, "the header "
+                          "has a \"%s\" column twice", SF_RECORDS_MEMBER);
+            break;
+        }
+        if (is_meta) {
             o->meta_col = k;
         }
         sf_path_clear(path);

@@ -130,49 +130,53 @@ static void put_byte(struct sf_buf *b, char c)
     b->data[b->len++] = (uint8_t)c;
 }
 
-/* "s" escaped; the separator is already written. */
-static void quoted(struct rec_out *o, const uint8_t *s, size_t len)
+/*
+ * Writes pre (0 to 2 bytes: a separator), then "s" escaped, then post (0
+ * or 1 byte). Most names and values need no escape: they are copied
+ * while they are scanned, with room made once.
+ */
+static void quoted(struct rec_out *o, const char *pre, size_t pre_len,
+                   const uint8_t *s, size_t len, char post)
 {
     struct sf_buf *b = o->b;
-    size_t plain = 0;
+    uint8_t *d;
+    size_t i;
 
-    while (plain < len && !needs_escape(s[plain])) {
-        plain++;
-    }
-    if (!room(o, len + 2)) {
+    if (!room(o, pre_len + len + 3)) {
         return;
     }
-    put_byte(b, '"');
-    if (plain == len) {
-        if (len > 0) {
-            memcpy(b->data + b->len, s, len);
-            b->len += len;
-        }
-    } else {
-        o->rc = rec_json_escape(b, s, len);
+    d = b->data + b->len;
+    memcpy(d, pre, pre_len);
+    d += pre_len;
+    *d++ = '"';
+    for (i = 0; i < len && !needs_escape(s[i]); i++) {
+        d[i] = s[i];
     }
-    if (room(o, 1)) {
-        put_byte(b, '"');
+    if (i == len) {
+        d[len] = '"';
+        b->len += pre_len + len + 2;
+    } else {
+        b->len += pre_len + 1 + i;
+        o->rc = rec_json_escape(b, s + i, len - i);
+        if (room(o, 2)) {
+            put_byte(b, '"');
+        }
+    }
+    if (post != 0 && o->rc == SF_OK) {
+        put_byte(b, post);
     }
 }
 
 void rec_out_key(struct rec_out *o, const char *s, size_t len)
 {
-    if (!start_value(o, 0)) {
-        return;
-    }
-    quoted(o, (const uint8_t *)s, len);
-    if (room(o, 1)) {
-        put_byte(o->b, ':');
-    }
+    quoted(o, ",", o->need_comma ? 1 : 0, (const uint8_t *)s, len, ':');
     o->need_comma = false;
 }
 
 void rec_out_string(struct rec_out *o, const uint8_t *s, size_t len)
 {
-    if (start_value(o, 0)) {
-        quoted(o, s, len);
-    }
+    quoted(o, ",", o->need_comma ? 1 : 0, s, len, 0);
+    o->need_comma = true;
 }
 
 void rec_out_number(struct rec_out *o, const char *s, size_t len)

@@ -179,6 +179,17 @@ static void test_csv_errors_name_the_row(void **state)
     assert_non_null(strstr(sf_last_error(), "at $[\"Email\"]"));
 }
 
+/* Opening must not keep one of two "_sealflow" columns as data: the
+ * next open would take it for the metadata column and drop it. */
+static void test_csv_open_refuses_two_metadata_columns(void **state)
+{
+    struct rt *t = *state;
+
+    assert_null(rt_open(t, "_sealflow,J,_sealflow\n", SF_RECORDS_CSV, NULL,
+                        0, false, SF_ERR_PARSE));
+    assert_non_null(strstr(sf_last_error(), "column twice"));
+}
+
 /* A JSON document that is an array holds one record per element. */
 static void test_json_array_document_round_trips(void **state)
 {
@@ -245,6 +256,7 @@ int main(void)
         T(test_csv_selective_open_keeps_metadata_column),
         T(test_csv_full_open_refuses_to_drop_kept_tokens),
         T(test_csv_errors_name_the_row),
+        T(test_csv_open_refuses_two_metadata_columns),
         T(test_json_array_document_round_trips),
         T(test_empty_json_array_is_an_empty_document),
         T(test_tiny_reads_give_the_same_output_order),

@@ -292,6 +292,52 @@ static void test_shared_dek_limits_are_never_exceeded(void **state)
     free(out);
 }
 
+/* Many records on two workers that share DEKs of three records each:
+ * whatever the interleaving, no DEK serves a fourth record. */
+static void test_shared_dek_record_limit_holds_across_workers(void **state)
+{
+    static const char yaml[] =
+        "version: 1\n"
+        "classes:\n"
+        "  public: {suite: none}\n"
+        "  restricted:\n"
+        "    keys: [local:pii-kek]\n"
+        "    dek_scope: {type: shared, max_age: 1h, max_records: 3,"
+        " max_bytes: 1M}\n"
+        "rules:\n"
+        "  - {path: $.card, class: restricted}\n"
+        "default: public\n";
+    enum { N = 3000 };
+    struct rt *t = *state;
+    struct sf_policy *keep = t->policy;
+    static unsigned lens[N];
+    static struct dek_use use[N];
+    char *in = malloc(N * 16);
+    size_t n = 0;
+    size_t deks;
+    char *out;
+
+    assert_non_null(in);
+    for (unsigned i = 0; i < N; i++) {
+        lens[i] = 1;
+        n += (size_t)snprintf(in + n, 16, "{\"card\":\"%u\"}\n", i % 10);
+    }
+    t->policy = rt_policy(t, yaml);
+    assert_non_null(t->policy);
+    t->threads = 2;
+    out = rt_seal(t, in, SF_RECORDS_JSONL, SF_OK);
+    memset(use, 0, sizeof use);
+    deks = tally(out, lens, use, N);
+    assert_true(deks >= N / 3);
+    for (size_t k = 0; k < deks; k++) {
+        assert_true(use[k].records <= 3);
+    }
+    sf_policy_free(t->policy);
+    t->policy = keep;
+    free(out);
+    free(in);
+}
+
 static void test_record_larger_than_a_shared_dek_is_refused(void **state)
 {
     struct rt *t = *state;
@@ -392,6 +438,7 @@ int main(void)
         T(test_missing_required_context_is_refused),
         T(test_edited_context_fails_to_open),
         T(test_shared_dek_limits_are_never_exceeded),
+        T(test_shared_dek_record_limit_holds_across_workers),
         T(test_record_larger_than_a_shared_dek_is_refused),
         T(test_shared_dek_is_replaced_at_max_age),
         T(test_token_and_stanza_sizes_stay_within_targets),

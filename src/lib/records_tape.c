@@ -15,11 +15,96 @@ void rec_tape_clear(struct rec_tape *t)
     t->depth = 0;
 }
 
+/*
+ * yajl allocates its handle, lexer and buffers anew for every parse, and
+ * a worker parses every record: the tape lends it blocks freed by the
+ * previous parse instead. Each block starts with its capacity. yajl's
+ * buffers can hold decoded strings, so a block is wiped before it really
+ * goes back to the heap.
+ */
+#define POOL_HEAD sizeof(max_align_t)
+
+static size_t block_cap(const void *p)
+{
+    size_t cap;
+
+    memcpy(&cap, (const uint8_t *)p - POOL_HEAD, sizeof cap);
+    return cap;
+}
+
+static void block_release(void *p)
+{
+    uint8_t *head = (uint8_t *)p - POOL_HEAD;
+
+    sf_wipe(p, block_cap(p));
+    free(head);
+}
+
+static void *pool_malloc(void *ctx, size_t sz)
+{
+    struct rec_tape *t = ctx;
+    uint8_t *head;
+
+    for (size_t i = t->pool_len; i-- > 0;) {
+        void *p = t->pool[i];
+
+        if (block_cap(p) >= sz) {
+            t->pool[i] = t->pool[--t->pool_len];
+            return p;
+        }
+    }
+    if (sz > SIZE_MAX - POOL_HEAD) {
+        return NULL;
+    }
+    head = malloc(POOL_HEAD + sz);
+    if (head == NULL) {
+        return NULL;
+    }
+    memcpy(head, &sz, sizeof sz);
+    return head + POOL_HEAD;
+}
+
+static void pool_free(void *ctx, void *p)
+{
+    struct rec_tape *t = ctx;
+
+    if (p == NULL) {
+        return;
+    }
+    if (t->pool_len < sizeof t->pool / sizeof *t->pool) {
+        t->pool[t->pool_len++] = p;
+    } else {
+        block_release(p);
+    }
+}
+
+static void *pool_realloc(void *ctx, void *p, size_t sz)
+{
+    void *q;
+
+    if (p == NULL) {
+        return pool_malloc(ctx, sz);
+    }
+    if (block_cap(p) >= sz) {
+        return p;
+    }
+    q = pool_malloc(ctx, sz);
+    if (q != NULL) {
+        memcpy(q, p, block_cap(p));
+        pool_free(ctx, p);
+    }
+    return q;
+}
+
 void rec_tape_free(struct rec_tape *t)
 {
     if (t == NULL) {
         return;
     }
+    for (size_t i = 0; i < t->pool_len; i++) {
+        block_release(t->pool[i]);
+    }
+    t->pool_len = 0;
     free(t->ents);
     t->ents = NULL;
     t->n = 0;
@@ -350,6 +435,7 @@ static void yajl_message(struct rec_tape *t, yajl_handle h,
 sf_status rec_tape_parse(struct rec_tape *t, const uint8_t *p, size_t len,
                          size_t depth_max, struct tape_error *err)
 {
+    yajl_alloc_funcs afs = {pool_malloc, pool_realloc, pool_free, t};
     yajl_handle h;
     yajl_status st;
     size_t bad;
@@ -359,7 +445,7 @@ sf_status rec_tape_parse(struct rec_tape *t, const uint8_t *p, size_t len,
     t->err = err;
     t->depth_max = depth_max < SF_RECORDS_TAPE_DEPTH_LIMIT
                        ? depth_max : SF_RECORDS_TAPE_DEPTH_LIMIT;
-    h = yajl_alloc(&callbacks, NULL, t);
+    h = yajl_alloc(&callbacks, &afs, t);
     if (h == NULL) {
         return SF_ERR_NOMEM;
     }

@@ -69,12 +69,16 @@ struct rec_tape {
     struct tape_error *err;
     sf_status rc;
     struct sf_buf scratch;  /* duplicate-key check */
+    /* Blocks yajl freed, kept for its next parse (records_tape.c) */
+    void *pool[8];
+    size_t pool_len;
 };
 
 /* Forgets the content, keeps the allocations. */
 void rec_tape_clear(struct rec_tape *t);
 
-/* Wipes (string bytes may be plaintext) and frees. */
+/* Wipes (string bytes may be plaintext) and frees, the blocks kept for
+ * yajl included. */
 void rec_tape_free(struct rec_tape *t);
 
 /*
