@@ -1,7 +1,7 @@
 /*
  * The HTTP server on libmicrohttpd.
  *
- * One event loop per core, each a libmicrohttpd daemon with one epoll
+ * Two event loops per core, each a libmicrohttpd daemon with one epoll
  * thread and no listening socket of its own; an acceptor thread takes new
  * connections from the one listening socket and deals them out in turn
  * (MHD_add_connection), so the load is spread evenly however the
@@ -460,12 +460,15 @@ static void on_connection(void *cls, struct MHD_Connection *c,
     }
 }
 
-/* Event loops: one per core, at most one per connection allowed. */
+/* Event loops: two per core, at most one per connection allowed. More
+ * loops than cores keep the other connections going while a handler
+ * blocks (see the Limitation above), and on a busy machine give the
+ * service more chances to be scheduled; each idle loop costs nothing. */
 static unsigned loop_count(const struct sfd_config *cfg)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned n = cores < 1 ? 1 : cores > LOOPS_MAX ? LOOPS_MAX
-                                                    : (unsigned)cores;
+    unsigned n = cores < 1 ? 2 : cores > LOOPS_MAX / 2 ? LOOPS_MAX
+                                                        : 2 * (unsigned)cores;
 
     return n > (unsigned)cfg->connection_limit
                ? (unsigned)cfg->connection_limit
