@@ -3,6 +3,7 @@
 #include "error.h"
 #include "kdf.h"
 #include "records_token.h"
+#include "utf8.h"
 #include "sealflow/encoding.h"
 #include "sealflow/records.h"
 #include "sealflow/secret.h"
@@ -322,42 +323,7 @@ sf_status rec_token_open(struct sf_aead *a, struct rec_token *tok,
 
 bool rec_utf8_is_valid(const uint8_t *p, size_t len)
 {
-    size_t i = 0;
-
-    while (i < len) {
-        uint8_t c = p[i];
-        size_t n;
-        uint32_t cp;
-        uint32_t min;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0) {
-            n = 1, cp = c & 0x1Fu, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2, cp = c & 0x0Fu, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3, cp = c & 0x07u, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n > len - i - 1) {
-            return false;
-        }
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) {
-                return false;
-            }
-            cp = cp << 6 | (p[i + k] & 0x3Fu);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-            return false;
-        }
-        i += n + 1;
-    }
-    return true;
+    return sf_utf8_is_valid(p, len, true);
 }
 
 static bool is_digit(char c)
