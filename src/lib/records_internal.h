@@ -359,6 +359,14 @@ struct rec_membuf {
     struct sf_buf *out;
 };
 sf_status rec_mem_read(void *arg, uint8_t *buf, size_t cap, size_t *got);
+
+/* A one-record location: record 1, line 1, offset 0, over text. */
+void rec_loc_single(struct rec_loc *loc, const char *input,
+                    const uint8_t *text, size_t len);
+
+/* After a failure, wipes what was appended to out since start and drops
+ * it, so a failed call leaves out as it found it. */
+void rec_buf_rollback(struct sf_buf *out, size_t start);
 sf_status rec_mem_write(void *arg, const uint8_t *p, size_t len);
 
 #endif

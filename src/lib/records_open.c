@@ -534,9 +534,8 @@ static sf_status open_record(struct open_worker *w, size_t i,
     }
     if (rc == SF_OK) {
         w->stats.records++;
-    } else if (out->len > start) {
-        sf_wipe(out->data + start, out->len - start);
-        out->len = start;
+    } else {
+        rec_buf_rollback(out, start);
     }
     return rc;
 }
@@ -574,9 +573,8 @@ static sf_status engine_record(void *eng, void *arg,
     if (rc == SF_OK) {
         rc = sf_buf_put_u8(out, '\n');
     }
-    if (rc != SF_OK && out->len > start) {
-        sf_wipe(out->data + start, out->len - start);
-        out->len = start;
+    if (rc != SF_OK) {
+        rec_buf_rollback(out, start);
     }
     return rc;
 }
@@ -665,9 +663,8 @@ sf_status sf_records_open_buffer(struct sf_record_opener *o,
     }
     start = out->len;
     rc = sf_records_open_stream(o, &io, stats);
-    if (rc != SF_OK && out->len > start) {
-        sf_wipe(out->data + start, out->len - start);
-        out->len = start;
+    if (rc != SF_OK) {
+        rec_buf_rollback(out, start);
     }
     return rc;
 }
@@ -690,17 +687,11 @@ sf_status sf_record_open(struct sf_record_opener *o, const uint8_t *json,
         }
         o->single = w;
     }
-    memset(&o->single->loc, 0, sizeof o->single->loc);
-    o->single->loc.input = o->input;
-    o->single->loc.record = 1;
-    o->single->loc.line = 1;
-    o->single->loc.text = json;
-    o->single->loc.text_len = len;
+    rec_loc_single(&o->single->loc, o->input, json, len);
     start = out->len;
     rc = open_text(o->single, json, len, out);
-    if (rc != SF_OK && out->len > start) {
-        sf_wipe(out->data + start, out->len - start);
-        out->len = start;
+    if (rc != SF_OK) {
+        rec_buf_rollback(out, start);
     }
     return rc;
 }

@@ -615,9 +615,8 @@ static sf_status seal_record(struct seal_worker *w, size_t i,
             rc = walk_record(w, i);
         }
         seal_end(w, rc == SF_OK);
-        if (rc != SF_OK && out->len > start) {
-            sf_wipe(out->data + start, out->len - start);
-            out->len = start;
+        if (rc != SF_OK) {
+            rec_buf_rollback(out, start);
         }
         if (rc != SF_ERR_LIMIT || !w->restart) {
             break;
@@ -663,9 +662,8 @@ static sf_status engine_record(void *eng, void *arg,
     if (rc == SF_OK) {
         rc = sf_buf_put_u8(out, '\n');
     }
-    if (rc != SF_OK && out->len > start) {
-        sf_wipe(out->data + start, out->len - start);
-        out->len = start;
+    if (rc != SF_OK) {
+        rec_buf_rollback(out, start);
     }
     return rc;
 }
@@ -780,9 +778,8 @@ sf_status sf_records_seal_buffer(struct sf_record_sealer *s,
     }
     start = out->len;
     rc = sf_records_seal_stream(s, &io, stats);
-    if (rc != SF_OK && out->len > start) {
-        sf_wipe(out->data + start, out->len - start);
-        out->len = start;
+    if (rc != SF_OK) {
+        rec_buf_rollback(out, start);
     }
     return rc;
 }
@@ -805,17 +802,11 @@ sf_status sf_record_seal(struct sf_record_sealer *s, const uint8_t *json,
         }
         s->single = w;
     }
-    memset(&s->single->loc, 0, sizeof s->single->loc);
-    s->single->loc.input = s->input;
-    s->single->loc.record = 1;
-    s->single->loc.line = 1;
-    s->single->loc.text = json;
-    s->single->loc.text_len = len;
+    rec_loc_single(&s->single->loc, s->input, json, len);
     start = out->len;
     rc = seal_text(s->single, json, len, out);
-    if (rc != SF_OK && out->len > start) {
-        sf_wipe(out->data + start, out->len - start);
-        out->len = start;
+    if (rc != SF_OK) {
+        rec_buf_rollback(out, start);
     }
     return rc;
 }

@@ -257,3 +257,22 @@ sf_status rec_mem_write(void *arg, const uint8_t *p, size_t len)
 
     return sf_buf_append(m->out, p, len);
 }
+
+void rec_loc_single(struct rec_loc *loc, const char *input,
+                    const uint8_t *text, size_t len)
+{
+    memset(loc, 0, sizeof *loc);
+    loc->input = input;
+    loc->record = 1;
+    loc->line = 1;
+    loc->text = text;
+    loc->text_len = len;
+}
+
+void rec_buf_rollback(struct sf_buf *out, size_t start)
+{
+    if (out->len > start) {
+        sf_wipe(out->data + start, out->len - start);
+        out->len = start;
+    }
+}
