@@ -199,90 +199,11 @@ sf_status rec_token_seal(struct sf_aead *a, uint32_t slot, uint32_t counter,
     return rc;
 }
 
-/* The value of each base64url character, -1 for any other byte. A table,
- * not comparisons: token characters are random, so range tests would
- * mispredict on most of them. */
-static const int8_t b64url_values[256] = {
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
-    -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
-    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-};
-
-/*
- * Limitation: this decoder repeats sf_b64_decode(SF_B64_URL, ...) for
- * what the opener decodes in every record (tokens, record and DEK ids,
- * stanza bodies), because that one looks every character up with memchr
- * in the alphabet, which took a fifth of the time of opening a record.
- * It accepts exactly the same strings (strict: no padding, no length of
- * 4n + 1, unused low bits zero); a test checks the two against each
- * other. Once sf_b64_decode decodes by table this copy can go.
- */
+/* The opener's base64url decoding: the library's strict decoder (no
+ * padding, no length of 4n + 1, unused low bits zero). */
 sf_status rec_b64url_decode(const char *s, size_t len, struct sf_buf *out)
 {
-    const uint8_t *q = (const uint8_t *)s;
-    size_t rest = len % 4;
-    uint8_t *p;
-    int bad = 0;
-    sf_status rc;
-
-    if (rest == 1 || (s == NULL && len > 0)) {
-        return SF_ERR_FORMAT;
-    }
-    rc = sf_buf_reserve(out, len / 4 * 3 + 2);
-    if (rc != SF_OK) {
-        return rc;
-    }
-    p = out->data + out->len;
-    for (size_t i = 0; i + 4 <= len; i += 4) {
-        int a = b64url_values[q[i]];
-        int b = b64url_values[q[i + 1]];
-        int c = b64url_values[q[i + 2]];
-        int d = b64url_values[q[i + 3]];
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
-                     (uint32_t)c << 6 | (uint32_t)d;
-
-        bad |= a | b | c | d;
-        *p++ = (uint8_t)(v >> 16);
-        *p++ = (uint8_t)(v >> 8);
-        *p++ = (uint8_t)v;
-    }
-    if (rest > 0) {
-        int a = b64url_values[q[len - rest]];
-        int b = b64url_values[q[len - rest + 1]];
-        int c = rest == 3 ? b64url_values[q[len - 1]] : 0;
-        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
-                     (uint32_t)c << 6;
-
-        bad |= a | b | c;
-        /* The bits past the last whole byte must be zero. */
-        if ((rest == 2 && (b & 0x0F) != 0) ||
-                (rest == 3 && (c & 0x03) != 0)) {
-            bad = -1;
-        }
-        *p++ = (uint8_t)(v >> 16);
-        if (rest == 3) {
-            *p++ = (uint8_t)(v >> 8);
-        }
-    }
-    if (bad < 0) {
-        sf_wipe(out->data + out->len, (size_t)(p - (out->data + out->len)));
-        return SF_ERR_FORMAT;
-    }
-    out->len = (size_t)(p - out->data);
-    return SF_OK;
+    return sf_b64_decode(SF_B64_URL, s, len, out);
 }
 
 sf_status rec_token_decode(const char *s, size_t len, struct sf_buf *raw,
